@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+//
+// config::Config: every setting chatd has, with its default. This struct is the only place
+// defaults live; the command line (src/admin/cli.cpp) binds one flag per field, and the same name
+// is the config-file key and, upper-cased with '_' for '-', the CHATD_* environment variable.
+// Validate() is what `chatd serve` and `chatd check-config` both run.
+// A Config is a plain value: built on the main thread, then read-only and shared by all threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace chatd::config {
+
+struct Config {
+  // --- network ---------------------------------------------------------------------------
+  std::string listen = "127.0.0.1:8080";   // ADDR:PORT ([::1]:PORT for IPv6); port 0 picks one
+  std::vector<std::string> allowed_origins;  // extra Origins allowed to open /ws (same-origin always is)
+  int max_connections_per_ip = 256;        // open sockets per client address; 0 = no limit
+  int max_frame = 64 * 1024;               // largest WebSocket message a client may send (bytes)
+  int auth_timeout = 10;                   // seconds to send a valid hello
+  int ping_interval = 30;                  // seconds of silence before the server pings
+  int idle_timeout = 75;                   // seconds without a pong/frame before hang-up
+  int64_t outbound_limit = 8 * 1024 * 1024;  // bytes queued for one connection before 4008
+  std::string www;                         // serve the page from this folder instead of the embedded copy
+
+  // --- storage ----------------------------------------------------------------------------
+  std::string data_dir = "./chatd-data";
+  int64_t min_free_space = 64LL * 1024 * 1024;  // bytes; below it sends get storage_full
+
+  // --- accounts ---------------------------------------------------------------------------
+  std::string registration = "auto";       // open | closed | auto (open only on loopback)
+  int session_days = 30;                   // lifetime of a login token
+  std::string site_secret;                 // HS256 secret for site-signed tokens (empty = off)
+
+  // --- messages ---------------------------------------------------------------------------
+  int max_text = 16 * 1024;                // bytes of UTF-8 in one message
+  int rate = 20;                           // messages per second per user (sustained)
+  int burst = 100;                         // messages a user may send at once
+  int pool_max_messages = 10000;           // undelivered 1:1 messages one user may have waiting
+  int64_t pool_max_bytes = 64LL * 1024 * 1024;  // ... and their bytes
+  int history_max_messages = 10000;        // RocksDB history kept per conversation
+  int history_max_days = 365;              // ... and its age; 0 = forever
+  int presence_grace_ms = 5000;            // a reconnect within this sends no presence change
+
+  // --- logging ----------------------------------------------------------------------------
+  std::string log_level = "notice";        // err | warn | notice | info | debug
+
+  // Filled by Validate() from `listen`.
+  std::string listen_host;
+  int listen_port = 0;
+  bool registration_open = false;
+
+  // Checks every field; on success fills the derived fields above.
+  // Returns BadRequest naming the key and the problem ("listen: ...").
+  util::Status Validate();
+};
+
+// "127.0.0.1:8080" -> host "127.0.0.1", port 8080; "[::1]:0" -> "::1", 0.
+util::Status ParseListen(const std::string& text, std::string* host, int* port);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace chatd::config

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+//
+// chatd's entry point and the one composition root (STYLE L5): the command line is parsed by
+// admin::RunCli, and `serve` builds the concrete objects here, in dependency order, and tears
+// them down in reverse: the network loop first, then the storage thread (finishing queued
+// work), the hashing pool, and last the completions those left behind.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "admin/cli.h"
+#include "auth/crypto.h"
+#include "auth/hash_pool.h"
+#include "core/auth_service.h"
+#include "core/chat_service.h"
+#include "net/lws_server.h"
+#include "store/data_dir.h"
+#include "store/engine.h"
+#include "store/storage_thread.h"
+#include "util/clock.h"
+#include "util/completion_queue.h"
+#include "util/log.h"
+
+namespace {
+
+chatd::net::LwsServer* g_server = nullptr;
+
+void OnSignal(int) {
+  if (g_server) g_server->RequestStop();
+}
+
+int Serve(chatd::config::Config& cfg) {
+  using namespace chatd;
+  if (!auth::InitCrypto()) {
+    std::fprintf(stderr, "chatd: cannot initialise libsodium\n");
+    return 1;
+  }
+  std::unique_ptr<store::DataDir> dir;
+  util::Status s = store::DataDir::Open(cfg.data_dir, true, &dir);
+  if (!s.ok()) {
+    std::fprintf(stderr, "chatd: %s\n", s.message().c_str());
+    return 1;
+  }
+  util::SystemClock clock;
+  store::EngineOptions eo;
+  eo.db_path = dir->DbPath();
+  eo.history_path = dir->HistoryPath();
+  eo.clock = &clock;
+  eo.history_max_messages = cfg.history_max_messages;
+  eo.history_max_days = cfg.history_max_days;
+  eo.pool_max_messages = cfg.pool_max_messages;
+  eo.pool_max_bytes = cfg.pool_max_bytes;
+  std::unique_ptr<store::Engine> engine;
+  store::OpenReport report;
+  s = store::Engine::Open(eo, &engine, &report);
+  if (!s.ok()) {
+    std::fprintf(stderr, "chatd: cannot open the data in %s: %s\n", cfg.data_dir.c_str(), s.message().c_str());
+    return 1;
+  }
+  if (report.schema_from != report.schema_to) {
+    LOG_NOTICE("database schema upgraded from version %d to %d", report.schema_from, report.schema_to);
+  }
+  if (report.history_caught_up > 0) {
+    LOG_NOTICE("history cache: copied %lld message(s) from the database", static_cast<long long>(report.history_caught_up));
+  }
+
+  util::CompletionQueue completions;
+  store::StorageThread::Options so;
+  so.free_space_path = dir->path();
+  so.min_free_bytes = cfg.min_free_space;
+  store::StorageThread storage(engine.get(), &completions, so);
+  auto hashes = std::make_unique<auth::HashPool>(&completions, 2);
+  core::AuthOptions ao;
+  ao.registration_open = cfg.registration_open;
+  ao.session_days = cfg.session_days;
+  ao.site_secret = cfg.site_secret;
+  core::AuthService auth_service(ao, &storage, hashes.get(), &clock);
+
+  net::LwsServer server(cfg, &completions, &storage, &auth_service);
+  s = server.Start();
+  if (!s.ok()) {
+    storage.Stop();
+    std::fprintf(stderr, "chatd: %s\n", s.message().c_str());
+    return 1;
+  }
+  core::ServiceOptions co;
+  co.auth_timeout_ms = static_cast<int64_t>(cfg.auth_timeout) * 1000;
+  core::ChatService service(co, &auth_service, &storage, &server, &clock);
+  server.set_service(&service);
+
+  g_server = &server;
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::printf("chatd serving on %s (data in %s, registration %s)\n", server.url().c_str(), dir->path().c_str(),
+              cfg.registration_open ? "open" : "closed");
+  std::fflush(stdout);
+  LOG_NOTICE("listening on %s", server.url().c_str());
+  server.Run();
+  g_server = nullptr;
+
+  storage.Stop();
+  hashes.reset();
+  completions.Drain();
+  LOG_NOTICE("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return chatd::admin::RunCli(argc, argv, Serve, std::cout, std::cerr);
+}

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+#include "net/lws_server.h"
+
+#include <arpa/inet.h>
+#include <libwebsockets.h>
+
+#include <cstring>
+
+#include "util/log.h"
+
+namespace chatd::net {
+
+using util::Status;
+
+// Trampolines: the lws C callbacks find the server through lws_context_user().
+namespace {
+
+LwsServer* ServerOf(lws* wsi) { return static_cast<LwsServer*>(lws_context_user(lws_get_context(wsi))); }
+
+int HttpTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  LwsServer* server = ServerOf(wsi);
+  if (!server) return lws_callback_http_dummy(wsi, reason, user, in, len);
+  // STYLE E1: no exception may cross into C.
+  try {
+    return server->OnHttp(wsi, static_cast<int>(reason), user, in, len);
+  } catch (const std::exception& e) {
+    LOG_ERR("http callback: %s", e.what());
+  } catch (...) {
+    LOG_ERR("http callback: unknown exception");
+  }
+  return -1;
+}
+
+int WsTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  LwsServer* server = ServerOf(wsi);
+  if (!server) return 0;
+  try {
+    return server->OnWs(wsi, static_cast<int>(reason), user, in, len);
+  } catch (const std::exception& e) {
+    LOG_ERR("ws callback: %s", e.what());
+  } catch (...) {
+    LOG_ERR("ws callback: unknown exception");
+  }
+  return -1;
+}
+
+struct SessionPss {
+  uint64_t id;
+};
+
+const lws_protocols kProtocols[] = {
+    {"http", HttpTrampoline, sizeof(SessionPss), 0, 0, nullptr, 0},
+    // rx_buffer_size 0 = the 4 KiB default: lws allocates it per connection, so keep it small;
+    // larger messages arrive in pieces and are reassembled in WsConn::rx.
+    {"chatd.v1", WsTrampoline, sizeof(SessionPss), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
+
+// Upgrades that name no subprotocol (a plain `new WebSocket(url)`) get chatd.v1.
+const lws_protocol_vhost_options kDefaultOpt = {nullptr, nullptr, "default", "1"};
+const lws_protocol_vhost_options kPvo = {nullptr, &kDefaultOpt, "chatd.v1", ""};
+
+// Security headers on every HTTP response. The page has no inline script or style.
+const lws_protocol_vhost_options kHeaders[] = {
+    {nullptr, nullptr, "content-security-policy:",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "connect-src 'self' ws: wss:; media-src 'self' data:; manifest-src 'self'; "
+     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {&kHeaders[0], nullptr, "x-content-type-options:", "nosniff"},
+    {&kHeaders[1], nullptr, "x-frame-options:", "DENY"},
+    {&kHeaders[2], nullptr, "referrer-policy:", "no-referrer"},
+    {&kHeaders[3], nullptr, "cross-origin-opener-policy:", "same-origin"},
+};
+
+void EmitLws(int level, const char* line) {
+  util::LogLevel mapped = level == LLL_ERR    ? util::LogLevel::kErr
+                          : level == LLL_WARN ? util::LogLevel::kWarn
+                                              : util::LogLevel::kDebug;
+  if (util::LogEnabled(mapped)) util::Log(mapped, "lws: %s", line);
+}
+
+std::string PeerIp(const sockaddr_storage& addr) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, buf, sizeof buf);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+      inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], buf, sizeof buf);
+    } else {
+      inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof buf);
+    }
+  }
+  return buf;
+}
+
+constexpr int64_t kTickUs = 250 * 1000;
+constexpr int64_t kDrainStorageMs = 3000;  // wait this long for in-flight storage work
+constexpr int64_t kShutdownMs = 5000;      // then this long in all for connections to close
+
+}  // namespace
+
+struct LwsServer::TickTimer {
+  lws_sorted_usec_list_t sul;  // first member: the callback casts back
+  LwsServer* server;
+};
+
+LwsServer::LwsServer(const config::Config& config, util::CompletionQueue* completions, store::Storage* storage,
+                     core::AuthService* auth)
+    : config_(config), completions_(completions), storage_(storage), auth_(auth) {}
+
+LwsServer::~LwsServer() {
+  if (context_) lws_context_destroy(context_);
+}
+
+Status LwsServer::Start() {
+  int lws_levels = LLL_ERR | LLL_WARN;
+  if (util::GetLogLevel() >= util::LogLevel::kDebug) lws_levels |= LLL_NOTICE | LLL_INFO;
+  lws_set_log_level(lws_levels, EmitLws);
+
+  static lws_retry_bo_t retry{};
+  retry.secs_since_valid_ping = static_cast<uint16_t>(config_.ping_interval);
+  retry.secs_since_valid_hangup = static_cast<uint16_t>(config_.idle_timeout);
+
+  lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = config_.listen_port;
+  bool any = config_.listen_host == "0.0.0.0" || config_.listen_host == "::";
+  info.iface = any ? nullptr : config_.listen_host.c_str();
+  info.protocols = kProtocols;
+  info.pvo = &kPvo;
+  info.headers = &kHeaders[4];
+  info.user = this;
+  info.retry_and_idle_policy = &retry;
+  info.timeout_secs = 20;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+  if (config_.listen_host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  info.server_string = "chatd";
+
+  context_ = lws_create_context(&info);
+  if (!context_) return Status::Internal("cannot listen on " + config_.listen + " (address in use or not available)");
+  vhost_ = lws_get_vhost_by_name(context_, "default");
+  port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.listen_port;
+  completions_->SetWake([ctx = context_] { lws_cancel_service(ctx); });
+  return Status::Ok();
+}
+
+std::string LwsServer::url() const {
+  std::string host = config_.listen_host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "[::1]";
+  else if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(port_) + "/";
+}
+
+void LwsServer::ScheduleTick() {
+  if (!tick_) {
+    tick_ = std::make_unique<TickTimer>();
+    memset(&tick_->sul, 0, sizeof tick_->sul);
+    tick_->server = this;
+  }
+  lws_sul_schedule(context_, 0, &tick_->sul,
+                   [](lws_sorted_usec_list_t* sul) { reinterpret_cast<TickTimer*>(sul)->server->OnTick(); },
+                   kTickUs);
+}
+
+void LwsServer::Run() {
+  ScheduleTick();
+  while (!done_) {
+    if (lws_service(context_, 0) < 0) break;
+  }
+  // Connections still open now are cut; their CLOSED callbacks still reach the core.
+  lws_sul_cancel(&tick_->sul);
+  completions_->SetWake({});
+  lws_context_destroy(context_);
+  context_ = nullptr;
+}
+
+void LwsServer::RequestStop() { stop_requested_ = 1; }
+
+void LwsServer::OnTick() {
+  try {
+    completions_->Drain();
+    if (stop_requested_ && !shutting_down_) BeginShutdown();
+    if (service_) service_->Tick();
+    if (shutting_down_) {
+      int64_t elapsed = static_cast<int64_t>(lws_now_usecs() / 1000) - shutdown_started_ms_;
+      if (!closing_sent_ && (storage_->Pending() == 0 || elapsed > kDrainStorageMs)) {
+        // Every accepted request has its answer queued: say goodbye after what is queued.
+        closing_sent_ = true;
+        std::vector<core::SessionId> ids;
+        for (auto& [sid, conn] : conns_) ids.push_back(sid);
+        for (auto sid : ids) Close(sid, 1001, "server shutting down");
+      }
+      LOG_DEBUG("shutdown: %zu ws, %zu http, %zu storage jobs", conns_.size(), http_.size(), storage_->Pending());
+      if ((closing_sent_ && conns_.empty() && http_.empty()) || elapsed > kShutdownMs) done_ = true;
+    }
+  } catch (const std::exception& e) {
+    LOG_ERR("tick: %s", e.what());
+  }
+  if (done_) {
+    lws_cancel_service(context_);  // lws polls once more after timers: wake it so Run() sees done_
+  } else {
+    ScheduleTick();
+  }
+}
+
+void LwsServer::BeginShutdown() {
+  shutting_down_ = true;
+  shutdown_started_ms_ = static_cast<int64_t>(lws_now_usecs() / 1000);
+  LOG_NOTICE("shutting down: no new connections; closing %zu WebSocket connection(s)", conns_.size());
+  // Stop reading new requests; what is already in flight gets its answer.
+  for (auto& [sid, conn] : conns_) {
+    conn.paused = true;
+    lws_rx_flow_control(conn.wsi, 0);
+  }
+  // New connections are refused in FILTER_NETWORK_CONNECTION from now on. (Not
+  // lws_context_deprecate(): in lws 4.1.6 it touches the listen wsi after freeing it.)
+}
+
+void LwsServer::OnWaitCancelled() {
+  completions_->Drain();
+  if (stop_requested_ && !shutting_down_) BeginShutdown();
+}
+
+bool LwsServer::AdmitConnection(const std::string& ip) {
+  if (shutting_down_) return false;
+  if (config_.max_connections_per_ip > 0) {
+    auto it = per_ip_.find(ip);
+    if (it != per_ip_.end() && it->second >= config_.max_connections_per_ip) {
+      LOG_WARN("refusing a connection from %s: %d open already (max-connections-per-ip)", ip.c_str(), it->second);
+      return false;
+    }
+  }
+  pending_ip_ = ip;
+  return true;
+}
+
+void LwsServer::Track(lws* wsi) {
+  if (pending_ip_.empty()) return;
+  per_ip_[pending_ip_]++;
+  wsi_ip_[wsi] = std::move(pending_ip_);
+  pending_ip_.clear();
+}
+
+void LwsServer::Untrack(lws* wsi) {
+  auto it = wsi_ip_.find(wsi);
+  if (it == wsi_ip_.end()) return;
+  auto count = per_ip_.find(it->second);
+  if (count != per_ip_.end() && --count->second <= 0) per_ip_.erase(count);
+  wsi_ip_.erase(it);
+}
+
+bool LwsServer::Send(core::SessionId sid, const core::Frame& frame) {
+  auto it = conns_.find(sid);
+  if (it == conns_.end()) return false;
+  WsConn& c = it->second;
+  if (c.close_code != 0) return false;
+  if (c.queued_bytes + frame->size() > static_cast<size_t>(config_.outbound_limit)) {
+    LOG_WARN("session %llu: outbound queue over %lld bytes; closing (4008)", static_cast<unsigned long long>(sid),
+             static_cast<long long>(config_.outbound_limit));
+    c.queue.clear();
+    c.head = 0;
+    c.queued_bytes = 0;
+    Close(sid, 4008, "too slow");
+    return false;
+  }
+  c.queue.push_back(frame);
+  c.queued_bytes += frame->size();
+  lws_callback_on_writable(c.wsi);
+  return true;
+}
+
+void LwsServer::Close(core::SessionId sid, int code, std::string_view reason) {
+  auto it = conns_.find(sid);
+  if (it == conns_.end() || it->second.close_code != 0) return;
+  it->second.close_code = code;
+  it->second.close_reason.assign(reason.substr(0, 100));
+  lws_callback_on_writable(it->second.wsi);
+  // If the peer never reads, do not wait for it forever.
+  lws_set_timeout(it->second.wsi, PENDING_TIMEOUT_USER_OK, 5);
+}
+
+size_t LwsServer::Queued(core::SessionId sid) const {
+  auto it = conns_.find(sid);
+  return it == conns_.end() ? 0 : it->second.queued_bytes;
+}
+
+int LwsServer::OnHttp(lws* wsi, int reason, void* user, void* in, size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+      const auto* filt = static_cast<const lws_filter_network_conn_args*>(user);
+      return AdmitConnection(PeerIp(filt->cli_addr)) ? 0 : 1;
+    }
+    case LWS_CALLBACK_WSI_CREATE:
+      Track(wsi);
+      return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+      Untrack(wsi);
+      return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      OnWaitCancelled();
+      return 0;
+    case LWS_CALLBACK_HTTP:
+      return OnHttpRequest(wsi, user, static_cast<const char*>(in));
+    case LWS_CALLBACK_HTTP_BODY:
+      return OnHttpBody(wsi, user, static_cast<const char*>(in), len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      return OnHttpBodyDone(wsi, user);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return OnHttpWriteable(wsi, user);
+    case LWS_CALLBACK_CLOSED_HTTP:
+      OnHttpClosed(user);
+      return 0;
+    default:
+      return lws_callback_http_dummy(wsi, static_cast<enum lws_callback_reasons>(reason), user, in, len);
+  }
+}
+
+}  // namespace chatd::net

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+#include "proto/codec.h"
+
+#include <cjson/cJSON.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "proto/json_writer.h"
+
+namespace chatd::proto {
+namespace {
+
+using util::Status;
+
+struct JsonDeleter {
+  void operator()(cJSON* p) const { cJSON_Delete(p); }
+};
+using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
+
+constexpr size_t kMaxIdBytes = 128;
+constexpr size_t kMaxCidBytes = 64;
+constexpr size_t kMaxDeviceBytes = 64;
+constexpr size_t kMaxTokenBytes = 4096;
+constexpr size_t kMaxPasswordBytes = 1024;
+constexpr int kMaxHistoryLimit = 200;
+
+struct TypeName {
+  std::string_view name;
+  RequestType type;
+};
+constexpr TypeName kTypes[] = {
+    {"hello", RequestType::kHello},     {"send", RequestType::kSend},   {"ack", RequestType::kAck},
+    {"read", RequestType::kRead},       {"typing", RequestType::kTyping}, {"history", RequestType::kHistory},
+    {"join", RequestType::kJoin},       {"leave", RequestType::kLeave}, {"invite", RequestType::kInvite},
+    {"rooms", RequestType::kRooms},     {"who", RequestType::kWho},     {"ping", RequestType::kPing},
+};
+
+// Reads an optional string member. Absent -> OK with *present = false.
+Status GetString(const cJSON* obj, const char* key, size_t max_bytes, std::string* out, bool* present = nullptr) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (present) *present = item != nullptr;
+  if (!item) return Status::Ok();
+  if (!cJSON_IsString(item) || !item->valuestring) return Status::BadRequest(std::string(key) + " must be a string");
+  size_t n = strlen(item->valuestring);
+  if (n > max_bytes) return Status::BadRequest(std::string(key) + " is too long");
+  out->assign(item->valuestring, n);
+  return Status::Ok();
+}
+
+Status RequireString(const cJSON* obj, const char* key, size_t max_bytes, std::string* out) {
+  bool present = false;
+  Status s = GetString(obj, key, max_bytes, out, &present);
+  if (!s.ok()) return s;
+  if (!present || out->empty()) return Status::BadRequest(std::string(key) + " is required");
+  return Status::Ok();
+}
+
+// Reads an optional non-negative integer below 2^53.
+Status GetMid(const cJSON* obj, const char* key, int64_t* out, bool* present) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+  *present = item != nullptr;
+  if (!item) return Status::Ok();
+  double d = item->valuedouble;
+  if (!cJSON_IsNumber(item) || !std::isfinite(d) || d < 0 || d > static_cast<double>(kMaxSafeInt) ||
+      d != std::floor(d)) {
+    return Status::BadRequest(std::string(key) + " must be an integer between 0 and 2^53-1");
+  }
+  *out = static_cast<int64_t>(d);
+  return Status::Ok();
+}
+
+Status DecodeId(const cJSON* obj, std::string* out) {
+  const cJSON* id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+  if (!id) return Status::Ok();
+  if (cJSON_IsString(id) && id->valuestring) {
+    if (strlen(id->valuestring) > kMaxIdBytes) return Status::BadRequest("id is too long");
+    AppendJsonString(out, id->valuestring);
+    return Status::Ok();
+  }
+  if (cJSON_IsNumber(id) && std::isfinite(id->valuedouble)) {
+    char buf[32];
+    double d = id->valuedouble;
+    if (d == std::floor(d) && std::fabs(d) <= static_cast<double>(kMaxSafeInt)) {
+      snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
+    } else {
+      snprintf(buf, sizeof buf, "%.17g", d);
+    }
+    out->assign(buf);
+    return Status::Ok();
+  }
+  return Status::BadRequest("id must be a number or a string");
+}
+
+// Exactly one of `with`/`to` (a user) or `room` must be set.
+Status RequirePeerOrRoom(const std::string& peer, const char* peer_key, const std::string& room) {
+  if (peer.empty() == room.empty()) {
+    return Status::BadRequest(std::string("exactly one of ") + peer_key + " and room is required");
+  }
+  if (!peer.empty() && peer != "*" && !ValidUserName(peer)) return Status::BadRequest(std::string(peer_key) + " is not a valid user name");
+  if (!room.empty() && !ValidRoomName(room)) return Status::BadRequest("room is not a valid room name");
+  return Status::Ok();
+}
+
+Status DecodeFields(const cJSON* obj, Request* r) {
+  Status s;
+  bool present = false;
+  switch (r->type) {
+    case RequestType::kHello:
+      if (!(s = GetString(obj, "token", kMaxTokenBytes, &r->token)).ok()) return s;
+      if (!(s = GetString(obj, "device", kMaxDeviceBytes, &r->device)).ok()) return s;
+      if (!(s = GetString(obj, "user", 64, &r->user)).ok()) return s;
+      if (!(s = GetString(obj, "password", kMaxPasswordBytes, &r->password)).ok()) return s;
+      if (!(s = GetMid(obj, "cursor", &r->cursor, &r->has_cursor)).ok()) return s;
+      if (!r->user.empty() && r->password.empty()) return Status::BadRequest("password is required with user");
+      return Status::Ok();
+    case RequestType::kSend:
+      if (!(s = RequireString(obj, "cid", kMaxCidBytes, &r->cid)).ok()) return s;
+      if (!(s = GetString(obj, "to", 64, &r->to)).ok()) return s;
+      if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
+      if (!(s = RequirePeerOrRoom(r->to, "to", r->room)).ok()) return s;
+      // The byte limit on text is a server setting; the frame limit already bounds it here.
+      if (!(s = GetString(obj, "text", SIZE_MAX, &r->text, &present)).ok()) return s;
+      if (!present || r->text.empty()) return Status::BadRequest("text is required");
+      return Status::Ok();
+    case RequestType::kAck:
+      if (!(s = GetMid(obj, "upto", &r->upto, &r->has_upto)).ok()) return s;
+      if (!r->has_upto) return Status::BadRequest("upto is required");
+      return Status::Ok();
+    case RequestType::kRead:
+      if (!(s = GetString(obj, "with", 64, &r->with)).ok()) return s;
+      if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
+      if (!r->room.empty() && r->room == "!notifications") {
+        // The notification feed is read like a room (PROTOCOL.md, Notifications).
+      } else if (!(s = RequirePeerOrRoom(r->with, "with", r->room)).ok()) {
+        return s;
+      }
+      if (r->with == "*") return Status::BadRequest("with is not a valid user name");
+      if (!(s = GetMid(obj, "upto", &r->upto, &r->has_upto)).ok()) return s;
+      if (!r->has_upto) return Status::BadRequest("upto is required");
+      return Status::Ok();
+    case RequestType::kTyping:
+      if (!(s = GetString(obj, "to", 64, &r->to)).ok()) return s;
+      if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
+      if (r->to == "*") return Status::BadRequest("typing cannot be broadcast");
+      return RequirePeerOrRoom(r->to, "to", r->room);
+    case RequestType::kHistory: {
+      if (!(s = GetString(obj, "with", 64, &r->with)).ok()) return s;
+      if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
+      if (!(s = RequirePeerOrRoom(r->with, "with", r->room)).ok()) return s;
+      if (!(s = GetMid(obj, "before", &r->before, &r->has_before)).ok()) return s;
+      int64_t limit = 0;
+      bool has_limit = false;
+      if (!(s = GetMid(obj, "limit", &limit, &has_limit)).ok()) return s;
+      if (has_limit && (limit < 1 || limit > kMaxHistoryLimit)) {
+        return Status::BadRequest("limit must be between 1 and " + std::to_string(kMaxHistoryLimit));
+      }
+      r->limit = has_limit ? static_cast<int>(limit) : 50;
+      return Status::Ok();
+    }
+    case RequestType::kJoin:
+    case RequestType::kLeave:
+    case RequestType::kInvite: {
+      if (!(s = RequireString(obj, "room", 128, &r->room)).ok()) return s;
+      if (!ValidRoomName(r->room)) return Status::BadRequest("room must be 1-64 of letters, digits, '.', '_', '-'");
+      if (r->type == RequestType::kJoin) {
+        const cJSON* priv = cJSON_GetObjectItemCaseSensitive(obj, "private");
+        if (priv && !cJSON_IsBool(priv)) return Status::BadRequest("private must be true or false");
+        r->is_private = priv && cJSON_IsTrue(priv);
+      }
+      if (r->type == RequestType::kInvite) {
+        if (!(s = RequireString(obj, "user", 64, &r->user)).ok()) return s;
+        if (!ValidUserName(r->user)) return Status::BadRequest("user is not a valid user name");
+      }
+      return Status::Ok();
+    }
+    case RequestType::kRooms:
+    case RequestType::kWho:
+    case RequestType::kPing:
+      return Status::Ok();
+  }
+  return Status::BadRequest("unknown type");
+}
+
+bool ValidName(std::string_view name, size_t max) {
+  if (name.empty() || name.size() > max) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view RequestTypeName(RequestType t) {
+  for (const auto& tn : kTypes) {
+    if (tn.type == t) return tn.name;
+  }
+  return "?";
+}
+
+bool ValidUserName(std::string_view name) { return ValidName(name, 32); }
+bool ValidRoomName(std::string_view name) { return ValidName(name, 64); }
+
+std::vector<std::string_view> SplitFrame(std::string_view frame) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start <= frame.size()) {
+    size_t nl = frame.find('\n', start);
+    if (nl == std::string_view::npos) nl = frame.size();
+    std::string_view line = frame.substr(start, nl - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") != std::string_view::npos) lines.push_back(line);
+    start = nl + 1;
+  }
+  return lines;
+}
+
+Status Decode(std::string_view json, Request* out) {
+  *out = Request{};
+  JsonPtr root(cJSON_ParseWithLength(json.data(), json.size()));
+  if (!root) return Status::BadRequest("malformed JSON");
+  if (!cJSON_IsObject(root.get())) return Status::BadRequest("a request must be a JSON object");
+  Status s = DecodeId(root.get(), &out->id);
+  if (!s.ok()) return s;
+  const cJSON* type = cJSON_GetObjectItemCaseSensitive(root.get(), "type");
+  if (!type) return Status::BadRequest("type is required");
+  if (!cJSON_IsString(type) || !type->valuestring) return Status::BadRequest("type must be a string");
+  std::string_view name = type->valuestring;
+  bool known = false;
+  for (const auto& tn : kTypes) {
+    if (tn.name == name) {
+      out->type = tn.type;
+      known = true;
+      break;
+    }
+  }
+  if (!known) {
+    std::string shown(name.substr(0, 32));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    return Status::BadRequest("unknown type '" + shown + "'");
+  }
+  return DecodeFields(root.get(), out);
+}
+
+Status DecodeCredentials(std::string_view json, std::string* user, std::string* password) {
+  JsonPtr root(cJSON_ParseWithLength(json.data(), json.size()));
+  if (!root || !cJSON_IsObject(root.get())) return Status::BadRequest("expected a JSON object {\"user\":…,\"password\":…}");
+  Status s = RequireString(root.get(), "user", 64, user);
+  if (!s.ok()) return s;
+  s = RequireString(root.get(), "password", kMaxPasswordBytes, password);
+  if (!s.ok()) return s;
+  return Status::Ok();
+}
+
+bool DecodeSiteTokenClaims(std::string_view header_json, std::string_view payload_json, SiteTokenClaims* out) {
+  JsonPtr h(cJSON_ParseWithLength(header_json.data(), header_json.size()));
+  JsonPtr p(cJSON_ParseWithLength(payload_json.data(), payload_json.size()));
+  if (!h || !p || !cJSON_IsObject(h.get()) || !cJSON_IsObject(p.get())) return false;
+  const cJSON* alg = cJSON_GetObjectItemCaseSensitive(h.get(), "alg");
+  if (cJSON_IsString(alg) && alg->valuestring) out->alg = alg->valuestring;
+  const cJSON* sub = cJSON_GetObjectItemCaseSensitive(p.get(), "sub");
+  if (cJSON_IsString(sub) && sub->valuestring) out->sub = sub->valuestring;
+  auto number = [&](const char* key, int64_t* v, bool* has) {
+    const cJSON* item = cJSON_GetObjectItemCaseSensitive(p.get(), key);
+    *has = item && cJSON_IsNumber(item) && std::isfinite(item->valuedouble) && std::fabs(item->valuedouble) < 1e15;
+    if (*has) *v = static_cast<int64_t>(item->valuedouble);
+  };
+  number("exp", &out->exp, &out->has_exp);
+  number("nbf", &out->nbf, &out->has_nbf);
+  return true;
+}
+
+}  // namespace chatd::proto

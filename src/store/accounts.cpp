@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+#include "store/accounts.h"
+
+namespace chatd::store {
+
+using util::Status;
+
+namespace {
+
+constexpr const char* kInsertUser =
+    "INSERT INTO users (name, password_hash, is_admin, created_at, joined_mid) "
+    "VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(mid), 0) FROM messages))";
+constexpr const char* kFindUser =
+    "SELECT id, name, is_admin, password_hash, created_at FROM users WHERE name = ?1";
+constexpr const char* kFindUserById = "SELECT id, name, is_admin FROM users WHERE id = ?1";
+constexpr const char* kListUsers = "SELECT id, name, is_admin, password_hash, created_at FROM users ORDER BY name";
+constexpr const char* kDeleteUser = "DELETE FROM users WHERE name = ?1";
+constexpr const char* kSetPassword = "UPDATE users SET password_hash = ?2 WHERE name = ?1";
+constexpr const char* kCountUsers = "SELECT count(*) FROM users";
+constexpr const char* kInsertSession =
+    "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kResolveSession =
+    "SELECT u.id, u.name, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id "
+    "WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+constexpr const char* kDeleteSession = "DELETE FROM sessions WHERE token_hash = ?1";
+constexpr const char* kPurgeSessions = "DELETE FROM sessions WHERE expires_at <= ?1";
+
+void ReadRecord(SqliteStmt* st, UserRecord* out) {
+  out->info.id = st->Int(0);
+  out->info.name = std::string(st->Text(1));
+  out->info.admin = st->Int(2) != 0;
+  out->password_hash = std::string(st->Text(3));
+  out->created_at = st->Int(4);
+}
+
+}  // namespace
+
+Status Accounts::Open(SqliteDb* db, std::unique_ptr<Accounts>* out) {
+  std::unique_ptr<Accounts> a(new Accounts(db));
+  Status s;
+  if (!(s = db->Prepare(kInsertUser, &a->insert_user_)).ok()) return s;
+  if (!(s = db->Prepare(kFindUser, &a->find_user_)).ok()) return s;
+  if (!(s = db->Prepare(kFindUserById, &a->find_user_id_)).ok()) return s;
+  if (!(s = db->Prepare(kInsertSession, &a->insert_session_)).ok()) return s;
+  if (!(s = db->Prepare(kResolveSession, &a->resolve_session_)).ok()) return s;
+  if (!(s = db->Prepare(kDeleteSession, &a->delete_session_)).ok()) return s;
+  *out = std::move(a);
+  return Status::Ok();
+}
+
+Status Accounts::CreateUser(const std::string& name, const std::string& password_hash, bool admin, int64_t now_ms,
+                            UserInfo* out) {
+  StmtScope st(insert_user_.get());
+  st->Bind(1, name).Bind(2, password_hash).Bind(3, admin ? 1 : 0).Bind(4, now_ms);
+  Status s = st->Run();
+  if (s.code() == util::Code::kConflict) return Status::Conflict("the name '" + name + "' is taken");
+  if (!s.ok()) return s;
+  out->id = db_->LastInsertRowid();
+  out->name = name;
+  out->admin = admin;
+  return Status::Ok();
+}
+
+Status Accounts::FindUser(const std::string& name, UserRecord* out) {
+  StmtScope st(find_user_.get());
+  st->Bind(1, name);
+  Status s;
+  if (!st->Step(&s)) return s.ok() ? Status::NotFound("no user '" + name + "'") : s;
+  ReadRecord(find_user_.get(), out);
+  return Status::Ok();
+}
+
+Status Accounts::FindUserById(UserId id, UserInfo* out) {
+  StmtScope st(find_user_id_.get());
+  st->Bind(1, id);
+  Status s;
+  if (!st->Step(&s)) return s.ok() ? Status::NotFound("no user #" + std::to_string(id)) : s;
+  out->id = st->Int(0);
+  out->name = std::string(st->Text(1));
+  out->admin = st->Int(2) != 0;
+  return Status::Ok();
+}
+
+Status Accounts::ListUsers(std::vector<UserRecord>* out) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(kListUsers, &st);
+  if (!s.ok()) return s;
+  while (st->Step(&s)) {
+    UserRecord r;
+    ReadRecord(st.get(), &r);
+    out->push_back(std::move(r));
+  }
+  return s;
+}
+
+Status Accounts::DeleteUser(const std::string& name) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(kDeleteUser, &st);
+  if (!s.ok()) return s;
+  st->Bind(1, name);
+  if (!(s = st->Run()).ok()) return s;
+  if (db_->Changes() == 0) return Status::NotFound("no user '" + name + "'");
+  return Status::Ok();
+}
+
+Status Accounts::SetPassword(const std::string& name, const std::string& password_hash) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(kSetPassword, &st);
+  if (!s.ok()) return s;
+  st->Bind(1, name).Bind(2, password_hash);
+  if (!(s = st->Run()).ok()) return s;
+  if (db_->Changes() == 0) return Status::NotFound("no user '" + name + "'");
+  return Status::Ok();
+}
+
+Status Accounts::CountUsers(int64_t* out) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(kCountUsers, &st);
+  if (!s.ok()) return s;
+  if (!st->Step(&s)) return s;
+  *out = st->Int(0);
+  return Status::Ok();
+}
+
+Status Accounts::CreateSession(UserId user, const std::string& token_hash, int64_t now_ms, int64_t expires_ms) {
+  StmtScope st(insert_session_.get());
+  st->Bind(1, token_hash).Bind(2, user).Bind(3, now_ms).Bind(4, expires_ms);
+  return st->Run();
+}
+
+Status Accounts::ResolveSession(const std::string& token_hash, int64_t now_ms, UserInfo* out) {
+  StmtScope st(resolve_session_.get());
+  st->Bind(1, token_hash).Bind(2, now_ms);
+  Status s;
+  if (!st->Step(&s)) return s.ok() ? Status::Unauthorized("unknown or expired token") : s;
+  out->id = st->Int(0);
+  out->name = std::string(st->Text(1));
+  out->admin = st->Int(2) != 0;
+  return Status::Ok();
+}
+
+Status Accounts::DeleteSession(const std::string& token_hash) {
+  StmtScope st(delete_session_.get());
+  st->Bind(1, token_hash);
+  return st->Run();
+}
+
+Status Accounts::PurgeExpiredSessions(int64_t now_ms, int* removed) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(kPurgeSessions, &st);
+  if (!s.ok()) return s;
+  st->Bind(1, now_ms);
+  if (!(s = st->Run()).ok()) return s;
+  *removed = db_->Changes();
+  return Status::Ok();
+}
+
+}  // namespace chatd::store

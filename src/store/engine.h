@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+//
+// store::Engine: everything chatd keeps, behind one synchronous API: the SQLite database (source
+// of truth: accounts, messages, the offline pool, rooms, read markers) and the RocksDB history
+// cache. It runs on the storage thread only (StorageThread), which brackets work in batches:
+//   BeginBatch(); ...any number of operations...; CommitBatch();
+// One SQLite transaction and one RocksDB WriteBatch per batch (group commit, DESIGN.md "Threads").
+// Operations check everything that can be refused *before* they write, so one refused request
+// never spoils the batch it shares with others. If CommitBatch() fails (disk full), nothing of
+// the batch is kept and the engine reloads its in-memory counters from SQLite.
+// Tests drive an Engine directly on real files in a temporary folder.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "store/types.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+namespace chatd::store {
+
+class SqliteDb;
+class Accounts;
+class HistoryCache;
+class MessageStore;
+
+struct EngineOptions {
+  std::string db_path;       // SQLite file
+  std::string history_path;  // RocksDB folder
+  const util::Clock* clock = nullptr;  // must outlive the engine
+  int history_max_messages = 10000;
+  int history_max_days = 365;
+  int pool_max_messages = 10000;
+  int64_t pool_max_bytes = 64LL * 1024 * 1024;
+};
+
+// What Open() found and did, for the start-up log line.
+struct OpenReport {
+  int schema_from = 0, schema_to = 0;
+  bool history_rebuilt = false;   // the cache was missing/damaged/foreign and was refilled
+  int64_t history_caught_up = 0;  // messages copied from SQLite into the cache at start
+  Mid last_mid = 0;
+};
+
+class Engine {
+ public:
+  static util::Status Open(const EngineOptions& options, std::unique_ptr<Engine>* out, OpenReport* report);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // --- batches (group commit) ---------------------------------------------------------------
+  util::Status BeginBatch();
+  util::Status CommitBatch();
+  void AbortBatch();
+  bool in_batch() const { return in_batch_; }
+  // Set by the storage thread before a batch when free space is below the floor: operations that
+  // add data answer StorageFull instead of writing.
+  void set_storage_full(bool full) { storage_full_ = full; }
+  bool storage_full() const { return storage_full_; }
+
+  // --- accounts ----------------------------------------------------------------------------------
+  Accounts& accounts() { return *accounts_; }
+  // Finds `name`, creating a password-less account when it does not exist (site-token logins).
+  util::Status EnsureUser(const std::string& name, UserInfo* out);
+
+  // --- messages ----------------------------------------------------------------------------------
+  MessageStore& messages() { return *messages_; }
+  HistoryCache& history() { return *history_; }
+
+  // Periodic housekeeping, run by the storage thread between batches: history retention,
+  // expired login sessions.
+  util::Status Maintain();
+
+  // A cheap query that proves the database answers (for /healthz).
+  util::Status Ping();
+
+  const util::Clock& clock() const { return *options_.clock; }
+  const EngineOptions& options() const { return options_; }
+  SqliteDb& db() { return *db_; }
+
+ private:
+  Engine() = default;
+
+  EngineOptions options_;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<HistoryCache> history_;
+  std::unique_ptr<MessageStore> messages_;
+  bool in_batch_ = false;
+  bool storage_full_ = false;
+};
+
+}  // namespace chatd::store

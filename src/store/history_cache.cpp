@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+#include "store/history_cache.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "util/log.h"
+
+namespace chatd::store {
+
+using util::Status;
+
+namespace {
+
+constexpr char kEpochKey[] = "meta:epoch";
+constexpr char kHighWaterKey[] = "meta:hw";
+
+void PutBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+uint64_t GetBE64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string Key(char tag, uint64_t a, uint64_t b) {
+  std::string k;
+  k.reserve(17);
+  k.push_back(tag);
+  PutBE64(&k, a);
+  PutBE64(&k, b);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace()) return Status::StorageFull(std::string(what) + ": " + s.ToString());
+  return Status::Internal(std::string(what) + ": " + s.ToString());
+}
+
+rocksdb::Options CacheOptions() {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.paranoid_checks = true;
+  // A damaged WAL tail is dropped, never "repaired" into a hole; start-up then catches up.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // File descriptors go to sockets (the open-file limit is 20,000 here).
+  o.max_open_files = 64;
+  o.keep_log_file_num = 2;
+  o.max_log_file_size = 1 << 20;
+  o.write_buffer_size = 16 << 20;
+  o.max_write_buffer_number = 3;
+  o.IncreaseParallelism(2);
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = rocksdb::NewLRUCache(16 << 20);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace
+
+// Moves a damaged or foreign cache aside so nothing is deleted that someone may want to inspect.
+Status HistoryCache::MoveAside(const std::string& path, const std::string& why) {
+  char suffix[64];
+  snprintf(suffix, sizeof suffix, ".broken-%ld", static_cast<long>(time(nullptr)));
+  std::string dest = path + suffix;
+  for (int i = 1; access(dest.c_str(), F_OK) == 0; ++i) dest = path + suffix + "-" + std::to_string(i);
+  if (rename(path.c_str(), dest.c_str()) != 0 && errno != ENOENT) {
+    return Status::Internal("cannot move " + path + " aside: " + strerror(errno));
+  }
+  LOG_WARN("history cache %s: %s; moved to %s, rebuilding from SQLite", path.c_str(), why.c_str(), dest.c_str());
+  return Status::Ok();
+}
+
+Status HistoryCache::Open(const std::string& path, const std::string& epoch, std::unique_ptr<HistoryCache>* out,
+                          bool* rebuilt) {
+  *rebuilt = false;
+  std::unique_ptr<HistoryCache> cache(new HistoryCache());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    struct stat st {};
+    bool existed = stat(path.c_str(), &st) == 0;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status rs = rocksdb::DB::Open(CacheOptions(), path, &raw);
+    cache->db_.reset(raw);
+    if (!rs.ok()) {
+      if (rs.IsIOError() && rs.ToString().find("lock") != std::string::npos) {
+        return Status::Conflict("history cache " + path + " is locked by another process");
+      }
+      cache->db_.reset();
+      if (attempt > 0) return FromRocks(rs, "cannot create history cache");
+      Status s = MoveAside(path, "cannot be opened (" + rs.ToString() + ")");
+      if (!s.ok()) return s;
+      *rebuilt = true;
+      continue;
+    }
+    std::string stored;
+    rs = cache->db_->Get(rocksdb::ReadOptions(), kEpochKey, &stored);
+    if (rs.ok() && stored == epoch) {
+      Status s = cache->LoadHighWater();
+      if (!s.ok()) return s;
+      *out = std::move(cache);
+      return Status::Ok();
+    }
+    if (rs.IsNotFound() && (!existed || attempt > 0)) {
+      // A brand-new cache: stamp it with the database's epoch.
+      rs = cache->db_->Put(rocksdb::WriteOptions(), kEpochKey, epoch);
+      if (!rs.ok()) return FromRocks(rs, "cannot initialise history cache");
+      *rebuilt = *rebuilt || existed;
+      cache->high_water_ = 0;
+      *out = std::move(cache);
+      return Status::Ok();
+    }
+    cache->db_.reset();
+    if (attempt > 0) break;
+    Status s = MoveAside(path, rs.ok() ? "belongs to another database" : "has no epoch");
+    if (!s.ok()) return s;
+    *rebuilt = true;
+  }
+  return Status::Internal("cannot set up history cache at " + path);
+}
+
+HistoryCache::~HistoryCache() = default;
+
+Status HistoryCache::LoadHighWater() {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), kHighWaterKey, &v);
+  if (rs.IsNotFound()) {
+    high_water_ = 0;
+    return Status::Ok();
+  }
+  if (!rs.ok()) return FromRocks(rs, "history cache");
+  if (v.size() != 8) return Status::Internal("history cache: bad high-water mark");
+  high_water_ = static_cast<Mid>(GetBE64(v.data()));
+  return Status::Ok();
+}
+
+void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b) {
+  if (!batch_) batch_ = std::make_unique<rocksdb::WriteBatch>();
+  std::string value;
+  value.reserve(8 + json.size());
+  PutBE64(&value, static_cast<uint64_t>(ts));
+  value.append(json);
+  batch_->Put(Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(mid)), value);
+  if (user_a != 0 || user_b != 0) {
+    std::string c;
+    PutBE64(&c, static_cast<uint64_t>(conv));
+    if (user_a != 0) batch_->Put(Key('u', static_cast<uint64_t>(user_a), static_cast<uint64_t>(mid)), c);
+    if (user_b != 0 && user_b != user_a) {
+      batch_->Put(Key('u', static_cast<uint64_t>(user_b), static_cast<uint64_t>(mid)), c);
+    }
+  }
+  if (mid > staged_high_) staged_high_ = mid;
+}
+
+Status HistoryCache::Flush() {
+  if (!batch_ || batch_->Count() == 0) return Status::Ok();
+  if (staged_high_ > high_water_) {
+    std::string hw;
+    PutBE64(&hw, static_cast<uint64_t>(staged_high_));
+    batch_->Put(kHighWaterKey, hw);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // a cache: SQLite holds the durable copy
+  rocksdb::Status rs = db_->Write(wo, batch_.get());
+  batch_->Clear();
+  if (!rs.ok()) return FromRocks(rs, "history write");
+  if (staged_high_ > high_water_) high_water_ = staged_high_;
+  return Status::Ok();
+}
+
+Status HistoryCache::Page(ConvId conv, Mid before, int limit, std::vector<Entry>* out) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string lower = Key('h', static_cast<uint64_t>(conv), 0);
+  std::string start = before > 0 ? Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(before))
+                                 : Key('h', static_cast<uint64_t>(conv) + 1, 0);
+  it->SeekForPrev(start);
+  if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Prev();
+  for (; it->Valid() && static_cast<int>(out->size()) < limit; it->Prev()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 17 || k.compare(lower) < 0) break;
+    rocksdb::Slice v = it->value();
+    if (v.size() < 8) continue;
+    out->push_back(Entry{static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<int64_t>(GetBE64(v.data())),
+                         std::string(v.data() + 8, v.size() - 8)});
+  }
+  return FromRocks(it->status(), "history read");
+}
+
+Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>* out) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string upper = Key('h', static_cast<uint64_t>(conv) + 1, 0);
+  for (it->Seek(Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(after) + 1));
+       it->Valid() && static_cast<int>(out->size()) < limit; it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.compare(upper) >= 0) break;
+    rocksdb::Slice v = it->value();
+    if (k.size() != 17 || v.size() < 8) continue;
+    out->push_back(Entry{static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<int64_t>(GetBE64(v.data())),
+                         std::string(v.data() + 8, v.size() - 8)});
+  }
+  return FromRocks(it->status(), "history read");
+}
+
+Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string upper = Key('u', static_cast<uint64_t>(user) + 1, 0);
+  for (it->Seek(Key('u', static_cast<uint64_t>(user), static_cast<uint64_t>(after) + 1));
+       it->Valid() && static_cast<int>(out->size()) < limit; it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.compare(upper) >= 0) break;
+    rocksdb::Slice v = it->value();
+    if (k.size() != 17 || v.size() != 8) continue;
+    out->emplace_back(static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<ConvId>(GetBE64(v.data())));
+  }
+  return FromRocks(it->status(), "history read");
+}
+
+Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {
+  std::string v;
+  rocksdb::Status rs =
+      db_->Get(rocksdb::ReadOptions(), Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(mid)), &v);
+  if (rs.IsNotFound() || (rs.ok() && v.size() < 8)) return Status::NotFound("not in history cache");
+  if (!rs.ok()) return FromRocks(rs, "history read");
+  out->mid = mid;
+  out->ts = static_cast<int64_t>(GetBE64(v.data()));
+  out->json.assign(v.data() + 8, v.size() - 8);
+  return Status::Ok();
+}
+
+Status HistoryCache::Trim(ConvId conv, int max_count, int64_t min_ts) {
+  // Walk from the newest down; the first entry that is past the count or too old, and
+  // everything before it, goes in one range delete.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string lower = Key('h', static_cast<uint64_t>(conv), 0);
+  it->SeekForPrev(Key('h', static_cast<uint64_t>(conv) + 1, 0));
+  int kept = 0;
+  std::string cut;
+  for (; it->Valid(); it->Prev()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 17 || k.compare(lower) < 0) break;
+    rocksdb::Slice v = it->value();
+    int64_t ts = v.size() >= 8 ? static_cast<int64_t>(GetBE64(v.data())) : 0;
+    if (kept >= max_count || ts < min_ts) {
+      cut = k.ToString();
+      break;
+    }
+    ++kept;
+  }
+  Status s = FromRocks(it->status(), "history trim");
+  it.reset();
+  if (!s.ok() || cut.empty()) return s;
+  cut.push_back('\0');  // DeleteRange's end is exclusive: include `cut` itself
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), lower, cut),
+                   "history trim");
+}
+
+Status HistoryCache::TrimUserIndex(UserId user, int keep) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string lower = Key('u', static_cast<uint64_t>(user), 0);
+  it->SeekForPrev(Key('u', static_cast<uint64_t>(user) + 1, 0));
+  int kept = 0;
+  std::string cut;
+  for (; it->Valid(); it->Prev()) {
+    rocksdb::Slice k = it->key();
+    if (k.size() != 17 || k.compare(lower) < 0) break;
+    if (kept >= keep) {
+      cut = k.ToString();
+      break;
+    }
+    ++kept;
+  }
+  Status s = FromRocks(it->status(), "history trim");
+  it.reset();
+  if (!s.ok() || cut.empty()) return s;
+  cut.push_back('\0');
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), lower, cut),
+                   "history trim");
+}
+
+}  // namespace chatd::store

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+//
+// store::HistoryCache: recent history in RocksDB, a cache that SQLite can always rebuild.
+//
+// Key layout (all integers big-endian, so byte order is numeric order):
+//   'h' conv(8) mid(8)  -> ts(8) + the message's wire JSON     one entry per message and conversation
+//   'u' user(8) mid(8)  -> conv(8)                              per-user index of 1:1 messages
+//   "meta:epoch"        -> the SQLite database's epoch (meta table) this cache belongs to
+//   "meta:hw"           -> mid(8): every message up to here has been written
+// History pages scan 'h' backwards from (conv, before); a reconnecting device's catch-up merges
+// its 'u' range with the 'h' ranges of its rooms (store::Engine does the merge).
+//
+// Open() never trusts a damaged cache: if RocksDB cannot open it, or its epoch is not the
+// database's, the folder is moved aside (history.broken-<time>) and a fresh one is made, with a
+// log line saying so; the caller then refills it from SQLite from high_water().
+//
+// Writes are staged with Put*() and written as one WriteBatch by Flush() (no fsync: after a
+// crash the cache may be behind, and start-up catches it up from SQLite).
+// One thread at a time (the storage thread); the object owns the rocksdb::DB.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/types.h"
+#include "util/status.h"
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace chatd::store {
+
+class HistoryCache {
+ public:
+  struct Entry {
+    Mid mid = 0;
+    int64_t ts = 0;
+    std::string json;
+  };
+
+  // *rebuilt is set when the cache had to be moved aside and started empty.
+  static util::Status Open(const std::string& path, const std::string& epoch, std::unique_ptr<HistoryCache>* out,
+                           bool* rebuilt);
+  // Moves the cache folder aside (history.broken-<time>), logging `why`.
+  static util::Status MoveAside(const std::string& path, const std::string& why);
+  ~HistoryCache();
+  HistoryCache(const HistoryCache&) = delete;
+  HistoryCache& operator=(const HistoryCache&) = delete;
+
+  // Every message with mid <= high_water() is in the cache (unless retention removed it).
+  Mid high_water() const { return high_water_; }
+
+  // Stages a message in conversation `conv`. For 1:1 messages pass both users so their
+  // per-user indexes get the entry; for rooms and broadcasts pass 0, 0.
+  void Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b);
+  // Writes everything staged, and the new high-water mark, as one batch.
+  util::Status Flush();
+
+  // Up to `limit` messages of `conv` with mid < before (before = 0: the newest), newest first.
+  util::Status Page(ConvId conv, Mid before, int limit, std::vector<Entry>* out);
+  // Messages of `conv` with after < mid, oldest first, at most `limit`.
+  util::Status Range(ConvId conv, Mid after, int limit, std::vector<Entry>* out);
+  // 1:1 index of `user`: (mid, conv) with mid > after, oldest first, at most `limit`.
+  util::Status UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out);
+  util::Status Get(ConvId conv, Mid mid, Entry* out);  // NotFound if absent
+
+  // Retention: keeps the newest `max_count` messages of `conv` and none older than `min_ts`.
+  util::Status Trim(ConvId conv, int max_count, int64_t min_ts);
+  // Drops per-user index entries older than the `keep` newest of `user`.
+  util::Status TrimUserIndex(UserId user, int keep);
+
+ private:
+  HistoryCache() = default;
+  util::Status LoadHighWater();
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  Mid high_water_ = 0;
+  Mid staged_high_ = 0;
+};
+
+}  // namespace chatd::store

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+#include "store/storage_thread.h"
+
+#include <chrono>
+
+#include "store/data_dir.h"
+#include "store/engine.h"
+#include "util/log.h"
+
+namespace chatd::store {
+
+using util::Status;
+
+namespace {
+
+constexpr auto kMaintenanceEvery = std::chrono::seconds(60);
+
+// Runs one batch of jobs against the engine and returns the commit status.
+template <typename JobT>
+Status RunJobs(Engine* engine, std::vector<JobT>* jobs) {
+  Status s = engine->BeginBatch();
+  if (!s.ok()) return s;
+  for (auto& job : *jobs) job.run(*engine);
+  return engine->CommitBatch();
+}
+
+}  // namespace
+
+StorageThread::StorageThread(Engine* engine, util::CompletionQueue* completions, Options options)
+    : engine_(engine), completions_(completions), options_(std::move(options)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+StorageThread::~StorageThread() { Stop(); }
+
+void StorageThread::Submit(Run run, Done done) {
+  pending_.fetch_add(1, std::memory_order_relaxed);
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = queue_.empty();
+    queue_.push_back(Job{std::move(run), std::move(done)});
+  }
+  if (wake) cv_.notify_one();
+}
+
+void StorageThread::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void StorageThread::Loop() {
+  auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
+  std::vector<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_maintenance, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      if (queue_.size() <= options_.max_batch) {
+        batch.swap(queue_);
+      } else {
+        auto cut = queue_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(cut));
+        queue_.erase(queue_.begin(), cut);
+      }
+    }
+    if (!batch.empty()) RunBatch(&batch);
+    if (std::chrono::steady_clock::now() >= next_maintenance) {
+      next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
+      Status s = engine_->Maintain();
+      if (!s.ok()) LOG_WARN("storage maintenance: %s", s.ToString().c_str());
+    }
+  }
+}
+
+void StorageThread::RunBatch(std::vector<Job>* jobs) {
+  if (!options_.free_space_path.empty()) {
+    int64_t free_bytes = FreeBytesAt(options_.free_space_path);
+    bool full = free_bytes >= 0 && free_bytes < options_.min_free_bytes;
+    if (full != engine_->storage_full()) {
+      if (full) {
+        LOG_ERR("free space on the data dir is below the floor (%lld bytes left): refusing new messages",
+                static_cast<long long>(free_bytes));
+      } else {
+        LOG_NOTICE("free space on the data dir is back above the floor: accepting messages again");
+      }
+    }
+    engine_->set_storage_full(full);
+  }
+  Status commit = RunJobs(engine_, jobs);
+  if (!commit.ok()) LOG_ERR("storage batch of %zu jobs failed: %s", jobs->size(), commit.ToString().c_str());
+  size_t n = jobs->size();
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  jobs_.fetch_add(n, std::memory_order_relaxed);
+  // One completion for the whole batch: one wake-up of the network thread, not one per job.
+  auto dones = std::make_shared<std::vector<Done>>();
+  dones->reserve(n);
+  for (auto& job : *jobs) dones->push_back(std::move(job.done));
+  jobs->clear();
+  completions_->Post([this, dones, commit, n] {
+    for (auto& done : *dones) {
+      if (done) done(commit);
+    }
+    pending_.fetch_sub(n, std::memory_order_relaxed);
+  });
+}
+
+void InlineStorage::Submit(Run run, Done done) { jobs_.push_back(Job{std::move(run), std::move(done)}); }
+
+void InlineStorage::RunPending() {
+  while (!jobs_.empty()) {
+    std::vector<Job> batch;
+    batch.swap(jobs_);
+    Status commit = RunJobs(engine_, &batch);
+    for (auto& job : batch) {
+      Done done = std::move(job.done);
+      completions_->Post([done, commit] {
+        if (done) done(commit);
+      });
+    }
+  }
+}
+
+}  // namespace chatd::store
