@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -28,7 +29,8 @@ std::string EnvName(const std::string& key) {
 
 // CLI11 reads the config file before the environment and lets the file win. chatd wants
 // flag > environment > file, so items of the file whose CHATD_* variable is set are dropped
-// here, and CLI11's environment step then fills those options.
+// here, and CLI11's environment step then fills those options. An empty value ("" or [])
+// means "the default", which is what every such setting's default is.
 class EnvFirstToml : public CLI::ConfigTOML {
  public:
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
@@ -36,7 +38,8 @@ class EnvFirstToml : public CLI::ConfigTOML {
     std::vector<CLI::ConfigItem> kept;
     for (auto& item : parsed) {
       const char* env = item.parents.empty() ? std::getenv(EnvName(item.name).c_str()) : nullptr;
-      if (env == nullptr || *env == '\0') kept.push_back(std::move(item));
+      bool empty = std::all_of(item.inputs.begin(), item.inputs.end(), [](const std::string& v) { return v.empty(); });
+      if ((env == nullptr || *env == '\0') && !empty) kept.push_back(std::move(item));
     }
     return kept;
   }

@@ -119,12 +119,13 @@ int UserCommands::Run(const config::Config& cfg, std::ostream& out, std::ostream
     std::string hash;
     if (!new_password(&hash)) return 1;
     s = accounts->SetPassword(name_, hash);
-    if (s.ok()) s = adb.db->Exec(("DELETE FROM sessions WHERE user_id = " + std::to_string(rec.info.id)).c_str());
+    int revoked = 0;
+    if (s.ok()) s = accounts->RevokeSessions(rec.info.id, &revoked);
     if (!s.ok()) {
       err << "chatd: " << s.ToString() << "\n";
       return 1;
     }
-    out << "password changed for " << rec.info.name << "; existing logins were revoked\n";
+    out << "password changed for " << rec.info.name << "; " << revoked << " login(s) revoked\n";
     return 0;
   }
   err << "chatd: say add, list, del or passwd\n";

@@ -15,6 +15,10 @@ using util::Status;
 namespace {
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 const Status kBusy = Status::RateLimited("the server is busy checking passwords; try again in a moment");
+// An argon2id hash (same cost as real ones) of a random password nobody knows: checked against
+// when the user does not exist, so a wrong name costs as much time as a wrong password.
+constexpr char kDummyHash[] =
+    "$argon2id$v=19$m=65536,t=2,p=1$1Ad9DVnEAZrSk80+4nby8Q$dk3dKUGDf3zqMqe/Wyb082JxghnA75aAhucNPEVFY3U";
 }  // namespace
 
 AuthService::AuthService(AuthOptions options, store::Storage* storage, auth::HashPool* hashes,
@@ -63,7 +67,6 @@ void AuthService::Register(const std::string& name, const std::string& password,
 
 void AuthService::Login(const std::string& name, const std::string& password, bool mint_token,
                         LoginCallback done) {
-  if (dummy_hash_.empty()) (void)auth::HashPassword("chatd-dummy-password", &dummy_hash_);
   struct State {
     Status status;
     store::UserRecord rec;
@@ -78,7 +81,7 @@ void AuthService::Login(const std::string& name, const std::string& password, bo
                        return;
                      }
                      bool known = st->status.ok();
-                     std::string hash = known && !st->rec.password_hash.empty() ? st->rec.password_hash : dummy_hash_;
+                     std::string hash = known && !st->rec.password_hash.empty() ? st->rec.password_hash : std::string(kDummyHash);
                      bool queued = hashes_->Submit(
                          [st, hash, password, known] { st->verified = auth::VerifyPassword(hash, password) && known; },
                          [this, st, mint_token, done] {

@@ -49,7 +49,6 @@ class AuthService {
   store::Storage* storage_;
   auth::HashPool* hashes_;
   const util::Clock* clock_;
-  std::string dummy_hash_;  // verified against when the user does not exist (same cost either way)
 };
 
 }  // namespace chatd::core

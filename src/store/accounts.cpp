@@ -23,6 +23,7 @@ constexpr const char* kResolveSession =
     "SELECT u.id, u.name, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id "
     "WHERE s.token_hash = ?1 AND s.expires_at > ?2";
 constexpr const char* kDeleteSession = "DELETE FROM sessions WHERE token_hash = ?1";
+constexpr const char* kRevokeSessions = "DELETE FROM sessions WHERE user_id = ?1";
 constexpr const char* kPurgeSessions = "DELETE FROM sessions WHERE expires_at <= ?1";
 
 void ReadRecord(SqliteStmt* st, UserRecord* out) {
@@ -143,6 +144,16 @@ Status Accounts::DeleteSession(const std::string& token_hash) {
   StmtScope st(delete_session_.get());
   st->Bind(1, token_hash);
   return st->Run();
+}
+
+Status Accounts::RevokeSessions(UserId user, int* removed) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(kRevokeSessions, &st);
+  if (!s.ok()) return s;
+  st->Bind(1, user);
+  if (!(s = st->Run()).ok()) return s;
+  *removed = db_->Changes();
+  return Status::Ok();
 }
 
 Status Accounts::PurgeExpiredSessions(int64_t now_ms, int* removed) {

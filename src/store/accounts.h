@@ -35,6 +35,8 @@ class Accounts {
   // Unauthorized if the token is unknown or expired.
   util::Status ResolveSession(const std::string& token_hash, int64_t now_ms, UserInfo* out);
   util::Status DeleteSession(const std::string& token_hash);
+  // Revokes every login of the user (after a password change).
+  util::Status RevokeSessions(UserId user, int* removed);
   // Removes expired sessions; *removed counts them.
   util::Status PurgeExpiredSessions(int64_t now_ms, int* removed);
 

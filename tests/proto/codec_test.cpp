@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+#include "proto/codec.h"
+
+#include <doctest/doctest.h>
+
+#include "proto/json_writer.h"
+
+using chatd::proto::Decode;
+using chatd::proto::Request;
+using chatd::proto::RequestType;
+
+TEST_CASE("codec: valid requests decode with their fields") {
+  Request r;
+  REQUIRE(Decode(R"({"type":"hello","id":1,"token":"abc","device":"laptop","cursor":1234})", &r).ok());
+  CHECK(r.type == RequestType::kHello);
+  CHECK(r.id == "1");
+  CHECK(r.token == "abc");
+  CHECK(r.device == "laptop");
+  CHECK(r.has_cursor);
+  CHECK(r.cursor == 1234);
+
+  REQUIRE(Decode(R"({"type":"send","id":"x7","cid":"c-81f2","to":"bob","text":"hi"})", &r).ok());
+  CHECK(r.type == RequestType::kSend);
+  CHECK(r.id == "\"x7\"");
+  CHECK(r.cid == "c-81f2");
+  CHECK(r.to == "bob");
+  CHECK(r.text == "hi");
+
+  REQUIRE(Decode(R"({"type":"send","cid":"1","room":"general","text":"a\nb\u00e9"})", &r).ok());
+  CHECK(r.room == "general");
+  CHECK(r.text == "a\nb\xc3\xa9");
+
+  REQUIRE(Decode(R"({"type":"history","id":9,"with":"bob","before":1302})", &r).ok());
+  CHECK(r.limit == 50);
+  CHECK(r.has_before);
+  REQUIRE(Decode(R"({"type":"ack","upto":0})", &r).ok());
+  CHECK(r.has_upto);
+  REQUIRE(Decode(R"({"type":"read","room":"!notifications","upto":5})", &r).ok());
+  REQUIRE(Decode(R"({"type":"join","room":"general","private":true})", &r).ok());
+  CHECK(r.is_private);
+  REQUIRE(Decode(R"({"type":"who"})", &r).ok());
+  CHECK(r.id.empty());
+}
+
+TEST_CASE("codec: malformed requests are bad_request with a reason") {
+  struct Case {
+    const char* json;
+    const char* why;
+  } cases[] = {
+      {"", "malformed"},
+      {"{", "malformed"},
+      {"[1,2]", "object"},
+      {"\"hello\"", "object"},
+      {"{}", "type"},
+      {R"({"type":5})", "type"},
+      {R"({"type":"fly"})", "unknown type"},
+      {R"({"type":"send","to":"bob","text":"x"})", "cid"},
+      {R"({"type":"send","cid":"1","text":"x"})", "exactly one"},
+      {R"({"type":"send","cid":"1","to":"bob","room":"r","text":"x"})", "exactly one"},
+      {R"({"type":"send","cid":"1","to":"bob"})", "text"},
+      {R"({"type":"send","cid":"1","to":"bob","text":""})", "text"},
+      {R"({"type":"send","cid":"1","to":"b o b","text":"x"})", "user name"},
+      {R"({"type":"send","cid":1,"to":"bob","text":"x"})", "cid"},
+      {R"({"type":"ack"})", "upto"},
+      {R"({"type":"ack","upto":-1})", "upto"},
+      {R"({"type":"ack","upto":1.5})", "upto"},
+      {R"({"type":"ack","upto":9007199254740992})", "upto"},
+      {R"({"type":"ack","upto":"5"})", "upto"},
+      {R"({"type":"hello","cursor":"x"})", "cursor"},
+      {R"({"type":"hello","user":"bob"})", "password"},
+      {R"({"type":"history","with":"bob","limit":0})", "limit"},
+      {R"({"type":"history","with":"bob","limit":1000})", "limit"},
+      {R"({"type":"join","room":"#general"})", "room"},
+      {R"({"type":"join","room":"general","private":"yes"})", "private"},
+      {R"({"type":"typing","to":"*"})", "broadcast"},
+      {R"({"type":"who","id":{"a":1}})", "id"},
+      {R"({"type":"who","id":[1]})", "id"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.json);
+    Request r;
+    auto s = Decode(c.json, &r);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.code() == chatd::util::Code::kBadRequest);
+    CHECK(s.message().find(c.why) != std::string::npos);
+  }
+}
+
+TEST_CASE("codec: the id survives a failed decode so the error can carry re") {
+  Request r;
+  REQUIRE_FALSE(Decode(R"({"type":"fly","id":42})", &r).ok());
+  CHECK(r.id == "42");
+  REQUIRE_FALSE(Decode(R"({"type":"send","id":"q\"1"})", &r).ok());
+  CHECK(r.id == R"("q\"1")");
+}
+
+TEST_CASE("codec: deep nesting and huge numbers do not crash") {
+  std::string deep(5000, '[');
+  Request r;
+  CHECK_FALSE(Decode(deep, &r).ok());
+  std::string nested = R"({"type":"who","x":)" + std::string(2000, '[') + std::string(2000, ']') + "}";
+  CHECK_FALSE(Decode(nested, &r).ok());
+  CHECK(Decode(R"({"type":"who","id":1e308})", &r).ok());
+}
+
+TEST_CASE("codec: frames split on newlines, blank lines dropped") {
+  auto lines = chatd::proto::SplitFrame("{\"a\":1}\n\n{\"b\":2}\r\n  \n");
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == "{\"a\":1}");
+  CHECK(lines[1] == "{\"b\":2}");
+  CHECK(chatd::proto::SplitFrame("").empty());
+}
+
+TEST_CASE("codec: names") {
+  CHECK(chatd::proto::ValidUserName("alice"));
+  CHECK(chatd::proto::ValidUserName("A.b_c-9"));
+  CHECK(chatd::proto::ValidUserName(std::string(32, 'x')));
+  CHECK_FALSE(chatd::proto::ValidUserName(std::string(33, 'x')));
+  CHECK_FALSE(chatd::proto::ValidUserName(""));
+  CHECK_FALSE(chatd::proto::ValidUserName("al ice"));
+  CHECK_FALSE(chatd::proto::ValidUserName("*"));
+  CHECK_FALSE(chatd::proto::ValidUserName("\xc3\xa9"));
+  CHECK(chatd::proto::ValidRoomName(std::string(64, 'r')));
+  CHECK_FALSE(chatd::proto::ValidRoomName(std::string(65, 'r')));
+  CHECK_FALSE(chatd::proto::ValidRoomName("#general"));
+}
+
+TEST_CASE("json writer: escapes so no raw newline or control character reaches the wire") {
+  std::string out;
+  chatd::proto::JsonWriter w(&out);
+  w.Begin().Str("type", "message").Str("text", "a\"b\\c\nd\te\x01\x1f\xc3\xa9").Int("mid", 9007199254740991LL).Bool("dup", true);
+  w.BeginArray("xs").Int(1).Str("two").Begin().End().EndArray().Raw("re", "\"r\"").End();
+  CHECK(out ==
+        R"({"type":"message","text":"a\"b\\c\nd\te\u0001\u001f)"
+        "\xc3\xa9"
+        R"(","mid":9007199254740991,"dup":true,"xs":[1,"two",{}],"re":"r"})");
+  CHECK(out.find('\n') == std::string::npos);
+  // What the writer produces, the decoder reads back.
+  std::string msg;
+  chatd::proto::JsonWriter(&msg).Begin().Str("type", "send").Str("cid", "c").Str("to", "bob").Str("text", "x\ny\"z").End();
+  Request r;
+  REQUIRE(Decode(msg, &r).ok());
+  CHECK(r.text == "x\ny\"z");
+}

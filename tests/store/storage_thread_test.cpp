@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+#include "store/storage_thread.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "store/accounts.h"
+#include "store/engine.h"
+#include "test_util.h"
+
+using namespace chatd;
+using chatd::testing::TempDir;
+
+namespace {
+
+// Drains `q` on this thread until `done` is true or five seconds pass.
+bool DrainUntil(util::CompletionQueue& q, const std::function<bool()>& done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    if (q.Drain() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("storage thread: many jobs commit in few transactions, every one answered in order") {
+  TempDir dir;
+  util::SystemClock clock;
+  auto engine = chatd::testing::OpenEngine(dir, &clock);
+  REQUIRE(engine);
+  util::CompletionQueue completions;
+  store::StorageThread storage(engine.get(), &completions, {});
+  constexpr int kJobs = 2000;
+  std::vector<int> order;
+  int ok = 0;
+  // Submit everything before the thread can take the first job: it must batch.
+  for (int i = 0; i < kJobs; ++i) {
+    auto name = std::make_shared<std::string>("user" + std::to_string(i));
+    auto result = std::make_shared<util::Status>();
+    storage.Submit(
+        [name, result](store::Engine& e) {
+          store::UserInfo info;
+          *result = e.accounts().CreateUser(*name, "", false, 1, &info);
+        },
+        [&, i, result](const util::Status& commit) {
+          order.push_back(i);
+          if (commit.ok() && result->ok()) ++ok;
+        });
+  }
+  REQUIRE(DrainUntil(completions, [&] { return static_cast<int>(order.size()) == kJobs; }));
+  CHECK(ok == kJobs);
+  for (int i = 0; i < kJobs; ++i) REQUIRE(order[i] == i);
+  CHECK(storage.jobs() == kJobs);
+  CHECK(storage.batches() < static_cast<uint64_t>(kJobs) / 10);  // group commit happened
+  CHECK(storage.Pending() == 0);
+  storage.Stop();
+  // Durable: a fresh connection sees every row.
+  engine.reset();
+  auto again = chatd::testing::OpenEngine(dir, &clock);
+  REQUIRE(again);
+  int64_t n = 0;
+  REQUIRE(again->accounts().CountUsers(&n).ok());
+  CHECK(n == kJobs);
+}
+
+TEST_CASE("storage thread: a refused job does not spoil its batch; Stop() finishes queued work") {
+  TempDir dir;
+  util::SystemClock clock;
+  auto engine = chatd::testing::OpenEngine(dir, &clock);
+  REQUIRE(engine);
+  util::CompletionQueue completions;
+  std::atomic<int> answered{0};
+  std::vector<util::Code> codes(3);
+  {
+    store::StorageThread storage(engine.get(), &completions, {});
+    for (int i = 0; i < 3; ++i) {
+      auto result = std::make_shared<util::Status>();
+      storage.Submit(
+          [result, i](store::Engine& e) {
+            store::UserInfo info;
+            *result = e.accounts().CreateUser(i == 1 ? "same" : (i == 0 ? "same" : "other"), "", false, 1, &info);
+          },
+          [&, result, i](const util::Status& commit) {
+            codes[i] = commit.ok() ? result->code() : commit.code();
+            ++answered;
+          });
+    }
+    storage.Stop();
+  }
+  completions.Drain();
+  CHECK(answered == 3);
+  CHECK(codes[0] == util::Code::kOk);
+  CHECK(codes[1] == util::Code::kConflict);
+  CHECK(codes[2] == util::Code::kOk);
+  int64_t n = 0;
+  REQUIRE(engine->accounts().CountUsers(&n).ok());
+  CHECK(n == 2);
+}
+
+TEST_CASE("storage thread: below the free-space floor the engine is told to refuse new data") {
+  TempDir dir;
+  util::SystemClock clock;
+  auto engine = chatd::testing::OpenEngine(dir, &clock);
+  REQUIRE(engine);
+  util::CompletionQueue completions;
+  store::StorageThread::Options options;
+  options.free_space_path = dir.path();
+  options.min_free_bytes = int64_t{1} << 60;  // more than any disk has
+  store::StorageThread storage(engine.get(), &completions, options);
+  auto result = std::make_shared<util::Status>();
+  bool done = false;
+  storage.Submit(
+      [result](store::Engine& e) {
+        store::UserInfo info;
+        *result = e.EnsureUser("x", &info);
+      },
+                 [&](const util::Status&) { done = true; });
+  REQUIRE(DrainUntil(completions, [&] { return done; }));
+  CHECK(result->code() == util::Code::kStorageFull);
+}
