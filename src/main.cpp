@@ -87,6 +87,10 @@ int Serve(chatd::config::Config& cfg) {
   }
   core::ServiceOptions co;
   co.auth_timeout_ms = static_cast<int64_t>(cfg.auth_timeout) * 1000;
+  co.max_text = cfg.max_text;
+  co.rate = cfg.rate;
+  co.burst = cfg.burst;
+  co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
   core::ChatService service(co, &auth_service, &storage, &server, &clock);
   server.set_service(&service);
 

@@ -168,6 +168,7 @@ int LwsServer::OnWsWriteable(lws* wsi, void* user) {
       write_buf_.clear();
       write_buf_.shrink_to_fit();
     }
+    if (c.queue.empty() && c.close_code == 0 && service_) service_->OnDrained(pss->id);
     return 0;
   }
   if (c.close_code != 0) {

@@ -22,6 +22,15 @@ Status ReadEpoch(SqliteDb* db, std::string* epoch) {
   return Status::Ok();
 }
 
+MessageLimits Limits(const EngineOptions& o) {
+  MessageLimits l;
+  l.pool_max_messages = o.pool_max_messages;
+  l.pool_max_bytes = o.pool_max_bytes;
+  l.history_max_messages = o.history_max_messages;
+  l.history_max_days = o.history_max_days;
+  return l;
+}
+
 }  // namespace
 
 Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, OpenReport* report) {
@@ -35,7 +44,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
   std::string epoch;
   if (!(s = ReadEpoch(e->db_.get(), &epoch)).ok()) return s;
   if (!(s = HistoryCache::Open(options.history_path, epoch, &e->history_, &report->history_rebuilt)).ok()) return s;
-  if (!(s = MessageStore::Open(e->db_.get(), e->history_.get(), &e->messages_)).ok()) return s;
+  if (!(s = MessageStore::Open(e->db_.get(), e->accounts_.get(), e->history_.get(), Limits(options), &e->messages_)).ok()) return s;
   if (e->history_->high_water() > e->messages_->last_mid()) {
     // The cache knows messages SQLite does not: it belongs to a restored/older database file.
     e->messages_.reset();
@@ -43,7 +52,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
     if (!(s = HistoryCache::MoveAside(options.history_path, "ahead of the database")).ok()) return s;
     if (!(s = HistoryCache::Open(options.history_path, epoch, &e->history_, &report->history_rebuilt)).ok()) return s;
     report->history_rebuilt = true;
-    if (!(s = MessageStore::Open(e->db_.get(), e->history_.get(), &e->messages_)).ok()) return s;
+    if (!(s = MessageStore::Open(e->db_.get(), e->accounts_.get(), e->history_.get(), Limits(options), &e->messages_)).ok()) return s;
   }
   if (!(s = e->messages_->CatchUpHistory(&report->history_caught_up)).ok()) return s;
   report->last_mid = e->messages_->last_mid();
@@ -63,7 +72,8 @@ Status Engine::BeginBatch() {
 
 Status Engine::CommitBatch() {
   in_batch_ = false;
-  Status s = db_->Exec("COMMIT");
+  Status failed = messages_->TakeWriteError();
+  Status s = failed.ok() ? db_->Exec("COMMIT") : failed;
   if (!s.ok()) {
     (void)db_->Exec("ROLLBACK");
     Status r = messages_->Reload();
@@ -101,7 +111,8 @@ Status Engine::Maintain() {
   int removed = 0;
   Status s = accounts_->PurgeExpiredSessions(options_.clock->NowMs(), &removed);
   if (s.ok() && removed > 0) LOG_INFO("removed %d expired login sessions", removed);
-  return s;
+  Status t = messages_->TrimHistory(options_.clock->NowMs());
+  return s.ok() ? t : s;
 }
 
 Status Engine::Ping() {

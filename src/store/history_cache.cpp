@@ -178,6 +178,11 @@ Status HistoryCache::Flush() {
   return Status::Ok();
 }
 
+void HistoryCache::Discard() {
+  if (batch_) batch_->Clear();
+  staged_high_ = high_water_;
+}
+
 Status HistoryCache::Page(ConvId conv, Mid before, int limit, std::vector<Entry>* out) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   std::string lower = Key('h', static_cast<uint64_t>(conv), 0);

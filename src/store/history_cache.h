@@ -60,6 +60,8 @@ class HistoryCache {
   void Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b);
   // Writes everything staged, and the new high-water mark, as one batch.
   util::Status Flush();
+  // Drops what is staged (the SQLite transaction it mirrored was rolled back).
+  void Discard();
 
   // Up to `limit` messages of `conv` with mid < before (before = 0: the newest), newest first.
   util::Status Page(ConvId conv, Mid before, int limit, std::vector<Entry>* out);

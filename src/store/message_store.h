@@ -1,11 +1,23 @@
 // SPDX-License-Identifier: MIT
 //
 // store::MessageStore: messages, conversations and the offline pool in SQLite (schema 002),
-// mirrored into the HistoryCache. See docs/storage.md for the data model.
-// Storage thread only; borrows the SqliteDb and HistoryCache (both must outlive it).
+// mirrored into the HistoryCache. See docs/storage.md for the data model; in short:
+//   - every accepted message is one `messages` row with a server id `mid` (increasing);
+//   - a 1:1 message also gets one `deliveries` row for its recipient (the offline pool);
+//   - users.acked_upto is how far the user's devices have acknowledged: rows above it are
+//     undelivered and are sent again on the next hello without a cursor;
+//   - (sender_id, cid) is unique, so a resend is recognised even after a restart.
+// Operations check everything that can refuse the request before writing; a failed write
+// poisons the batch (Engine rolls it back and answers every job in it with the error).
+// Storage thread only; borrows the SqliteDb, Accounts and HistoryCache (all outlive it).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "store/sqlite_db.h"
 #include "store/types.h"
@@ -13,25 +25,127 @@
 
 namespace chatd::store {
 
+class Accounts;
 class HistoryCache;
+
+struct MessageLimits {
+  int pool_max_messages = 10000;
+  int64_t pool_max_bytes = 64LL * 1024 * 1024;
+  int history_max_messages = 10000;
+  int history_max_days = 365;
+};
+
+struct SendRequest {
+  UserInfo sender;
+  std::string cid;
+  std::string to;    // user name, or "*" for a broadcast
+  std::string room;  // or a room name
+  std::string text;
+  int64_t ts = 0;
+};
+
+struct SendResult {
+  Mid mid = 0;
+  int64_t ts = 0;
+  bool dup = false;             // same (sender, cid) seen before: nothing stored or delivered
+  ConvKind kind = ConvKind::kDirect;
+  ConvId conv = 0;
+  UserInfo recipient;           // direct messages: the recipient, canonical name
+  std::vector<UserId> members;  // rooms: every member (sender included)
+  std::shared_ptr<const std::string> json;  // the message frame; empty when dup
+};
+
+// What a page of catch-up holds. `high_water`: every message up to it was considered.
+struct FetchResult {
+  std::vector<StoredMessage> messages;
+  Mid high_water = 0;
+  bool complete = false;  // no more after this page (as of high_water)
+};
+
+struct HistoryResult {
+  std::vector<std::shared_ptr<const std::string>> messages;  // oldest first
+  bool more = false;
+};
 
 class MessageStore {
  public:
-  static util::Status Open(SqliteDb* db, HistoryCache* history, std::unique_ptr<MessageStore>* out);
+  // `*db`, `*accounts` and `*history` must outlive the store.
+  static util::Status Open(SqliteDb* db, Accounts* accounts, HistoryCache* history, MessageLimits limits,
+                           std::unique_ptr<MessageStore>* out);
 
   Mid last_mid() const { return last_mid_; }
 
+  // Stores a message (see SendResult). Refusals: NotFound (no such user or room), Forbidden
+  // (broadcast by a non-admin, room not joined), QuotaExceeded (recipient's pool is full),
+  // StorageFull (`storage_full`). Needs an open batch.
+  util::Status Send(const SendRequest& req, bool storage_full, int64_t now_ms, SendResult* out);
+
+  // The user's devices have everything up to `upto`: their undelivered rows up to there
+  // become delivered.
+  util::Status Ack(UserId user, Mid upto, int64_t now_ms);
+
+  // Undelivered messages for `user` with mid > after (hello without cursor), oldest first.
+  util::Status FetchPending(UserId user, Mid after, int limit, FetchResult* out);
+  // Every message of `user`'s conversations with mid > cursor, also their own (hello with a
+  // cursor: a device catching up), oldest first, from the history cache.
+  util::Status FetchSince(UserId user, Mid cursor, int limit, FetchResult* out);
+
+  // A page of a conversation, newest `limit` before `before` (0 = newest), returned oldest first.
+  util::Status History(const UserInfo& user, const std::string& with, const std::string& room, Mid before, int limit,
+                       HistoryResult* out);
+
   // Copies every message with mid > history.high_water() from SQLite into the cache.
   util::Status CatchUpHistory(int64_t* copied);
+  // Applies history retention to the conversations written since the last call.
+  util::Status TrimHistory(int64_t now_ms);
 
-  // Re-reads in-memory state (the last mid) after a failed commit.
+  // Re-reads in-memory state after a rolled-back batch.
   util::Status Reload();
 
+  // A write failed half-way through an operation in this batch: the batch must be rolled back.
+  // Returns that failure once, and clears it.
+  util::Status TakeWriteError() {
+    util::Status s = write_error_;
+    write_error_ = util::Status::Ok();
+    return s;
+  }
+
  private:
-  MessageStore(SqliteDb* db, HistoryCache* history) : db_(db), history_(history) {}
+  MessageStore(SqliteDb* db, Accounts* accounts, HistoryCache* history, MessageLimits limits)
+      : db_(db), accounts_(accounts), history_(history), limits_(limits) {}
+  util::Status Prepare();
+  util::Status DirectConv(UserId a, UserId b, bool create, int64_t now_ms, ConvId* out);
+  util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
+  util::Status AckedUpto(UserId user, Mid* out);
+  util::Status NameOf(UserId id, std::string* out);
+  // Records a failed write (see TakeWriteError) and returns it.
+  util::Status WriteFailed(util::Status s) {
+    if (write_error_.ok()) write_error_ = s;
+    return s;
+  }
+  util::Status EncodeRow(Mid mid, ConvId conv, UserId sender, std::string_view text, int64_t ts,
+                         std::shared_ptr<const std::string>* out);
+
   SqliteDb* db_;
+  Accounts* accounts_;
   HistoryCache* history_;
+  MessageLimits limits_;
   Mid last_mid_ = 0;
+  util::Status write_error_;
+
+  struct PoolUse {
+    int64_t count = 0, bytes = 0;
+  };
+  // Caches, all rebuilt lazily (and dropped by Reload()).
+  std::map<std::pair<UserId, UserId>, ConvId> direct_convs_;
+  std::unordered_map<ConvId, std::pair<UserId, UserId>> conv_users_;  // direct conv -> its users
+  std::unordered_map<UserId, PoolUse> pool_use_;
+  std::unordered_map<UserId, std::string> names_;
+  std::set<ConvId> touched_convs_;
+  std::set<UserId> touched_users_;
+
+  std::unique_ptr<SqliteStmt> find_dup_, find_direct_, insert_conv_, insert_member_, insert_message_,
+      insert_delivery_, pool_usage_, acked_upto_, mark_delivered_, set_acked_, pending_direct_, conv_info_;
 };
 
 }  // namespace chatd::store

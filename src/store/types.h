@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,21 @@ struct UserInfo {
   UserId id = 0;
   std::string name;  // canonical spelling, as registered
   bool admin = false;
+};
+
+enum class ConvKind { kDirect = 1, kRoom = 2, kBroadcast = 3 };
+
+// The broadcast feed is conversation 1 (schema 002 creates it).
+inline constexpr ConvId kBroadcastConv = 1;
+
+// One message as stored and as sent: `json` is its wire form ({"type":"message",...}),
+// encoded once and shared by every connection it goes to.
+struct StoredMessage {
+  Mid mid = 0;
+  int64_t ts = 0;
+  ConvId conv = 0;
+  UserId sender = 0;
+  std::shared_ptr<const std::string> json;
 };
 
 struct UserRecord {
