@@ -34,9 +34,10 @@ CREATE TABLE members (
 ) WITHOUT ROWID;
 CREATE INDEX members_conv ON members (conv_id, user_id);
 
--- Every accepted message, once. mid is the server's id: increasing, below 2^53.
+-- Every accepted message, once. mid is the server's id: increasing, below 2^53, never reused
+-- (AUTOINCREMENT keeps the highest mid ever used in sqlite_sequence, even after a purge).
 CREATE TABLE messages (
-  mid       INTEGER PRIMARY KEY,
+  mid       INTEGER PRIMARY KEY AUTOINCREMENT,
   conv_id   INTEGER NOT NULL,
   sender_id INTEGER NOT NULL,
   cid       TEXT    NOT NULL,           -- the sender's id for it: (sender_id, cid) is unique

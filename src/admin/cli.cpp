@@ -10,6 +10,7 @@
 #include <iostream>
 #include <set>
 
+#include "admin/data_cmd.h"
 #include "admin/user_cmd.h"
 #include "util/log.h"
 
@@ -103,6 +104,8 @@ const char* kFooter = R"(Examples:
   chatd check-config --config chatd.conf   validate a config file and print the result
   echo 'secret-pass' | chatd user add alice --admin
   chatd user list
+  chatd purge --delivered --older-than 30d --dry-run
+  chatd stats
 
 Settings: a flag beats CHATD_* in the environment, which beats the config file.)";
 
@@ -168,6 +171,8 @@ int RunCli(int argc, const char* const* argv, const ServeFn& serve, std::ostream
   auto* version_cmd = app.add_subcommand("version", "Print the version");
   UserCommands users;
   users.Register(app);
+  DataCommands data;
+  data.Register(app);
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
 
   try {
@@ -206,6 +211,7 @@ int RunCli(int argc, const char* const* argv, const ServeFn& serve, std::ostream
     return 0;
   }
   if (users.parsed()) return users.Run(cfg, out, err, read_password);
+  if (data.parsed()) return data.Run(cfg, out, err);
   if (serve_cmd->parsed() || app.get_subcommands().empty()) return serve(cfg);
   err << "chatd: nothing to do\n";
   return 2;

@@ -9,7 +9,7 @@ namespace {
 
 constexpr const char* kInsertUser =
     "INSERT INTO users (name, password_hash, is_admin, created_at, joined_mid) "
-    "VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(mid), 0) FROM messages))";
+    "VALUES (?1, ?2, ?3, ?4, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))";
 constexpr const char* kFindUser =
     "SELECT id, name, is_admin, password_hash, created_at FROM users WHERE name = ?1";
 constexpr const char* kFindUserById = "SELECT id, name, is_admin FROM users WHERE id = ?1";

@@ -54,6 +54,11 @@ constexpr const char* kOlderInConv =
 constexpr const char* kMessagesAfter =
     "SELECT mid, conv_id, sender_id, text, ts FROM messages WHERE mid > ?1 ORDER BY mid LIMIT ?2";
 
+// The highest mid ever given out, also when a purge removed it.
+constexpr const char* kLastMid =
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), "
+    "           coalesce((SELECT max(mid) FROM messages), 0))";
+
 constexpr int kCatchUpChunk = 10000;
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
@@ -88,7 +93,7 @@ Status MessageStore::Prepare() {
 
 Status MessageStore::Reload() {
   std::unique_ptr<SqliteStmt> st;
-  Status s = db_->Prepare("SELECT coalesce(max(mid), 0) FROM messages", &st);
+  Status s = db_->Prepare(kLastMid, &st);
   if (!s.ok()) return s;
   if (!st->Step(&s)) return s;
   last_mid_ = st->Int(0);

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+#include "store/message_store.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "store/accounts.h"
+#include "store/engine.h"
+#include "store/history_cache.h"
+#include "test_util.h"
+
+using namespace chatd;
+using chatd::testing::TempDir;
+
+namespace {
+
+struct Fixture {
+  TempDir dir;
+  util::ManualClock clock;
+  store::EngineOptions options;
+  std::unique_ptr<store::Engine> engine;
+  store::UserInfo alice, bob, carol, admin;
+
+  explicit Fixture(store::EngineOptions o = {}) : options(o) {
+    engine = chatd::testing::OpenEngine(dir, &clock, nullptr, options);
+    REQUIRE(engine);
+    auto& acc = engine->accounts();
+    REQUIRE(acc.CreateUser("alice", "", false, 1, &alice).ok());
+    REQUIRE(acc.CreateUser("bob", "", false, 1, &bob).ok());
+    REQUIRE(acc.CreateUser("carol", "", false, 1, &carol).ok());
+    REQUIRE(acc.CreateUser("root", "", true, 1, &admin).ok());
+  }
+
+  store::MessageStore& ms() { return engine->messages(); }
+
+  // One send in its own batch, like the storage thread would run it.
+  util::Status Send(const store::UserInfo& from, const std::string& to, const std::string& cid, const std::string& text,
+                    store::SendResult* out) {
+    REQUIRE(engine->BeginBatch().ok());
+    store::SendRequest req{from, cid, to, "", text, clock.NowMs()};
+    util::Status s = ms().Send(req, engine->storage_full(), clock.NowMs(), out);
+    util::Status c = engine->CommitBatch();
+    return s.ok() ? c : s;
+  }
+  store::Mid SendOk(const store::UserInfo& from, const std::string& to, const std::string& text) {
+    store::SendResult r;
+    REQUIRE(Send(from, to, "c" + std::to_string(++cids), text, &r).ok());
+    return r.mid;
+  }
+  void Ack(const store::UserInfo& u, store::Mid upto) {
+    REQUIRE(engine->BeginBatch().ok());
+    REQUIRE(ms().Ack(u.id, upto, clock.NowMs()).ok());
+    REQUIRE(engine->CommitBatch().ok());
+  }
+  std::vector<store::Mid> Pending(const store::UserInfo& u, store::Mid after = 0, int limit = 1000) {
+    store::FetchResult r;
+    REQUIRE(ms().FetchPending(u.id, after, limit, &r).ok());
+    std::vector<store::Mid> mids;
+    for (auto& m : r.messages) mids.push_back(m.mid);
+    return mids;
+  }
+  std::vector<store::Mid> Since(const store::UserInfo& u, store::Mid cursor, int limit = 1000, bool* complete = nullptr) {
+    store::FetchResult r;
+    REQUIRE(ms().FetchSince(u.id, cursor, limit, &r).ok());
+    if (complete) *complete = r.complete;
+    std::vector<store::Mid> mids;
+    for (auto& m : r.messages) mids.push_back(m.mid);
+    return mids;
+  }
+  int cids = 0;
+};
+
+}  // namespace
+
+TEST_CASE("messages: a send gets an increasing mid and its wire form, encoded once") {
+  Fixture f;
+  store::SendResult r;
+  REQUIRE(f.Send(f.alice, "BOB", "c1", "hi \"bob\"\n", &r).ok());
+  CHECK(r.mid == 1);
+  CHECK_FALSE(r.dup);
+  CHECK(r.recipient.name == "bob");
+  REQUIRE(r.json);
+  CHECK(*r.json == R"({"type":"message","mid":1,"from":"alice","to":"bob","text":"hi \"bob\"\n","ts":)" +
+                       std::to_string(f.clock.NowMs()) + "}");
+  CHECK(f.SendOk(f.bob, "alice", "back") == 2);
+}
+
+TEST_CASE("messages: the same (sender, cid) is stored once, also after a restart") {
+  Fixture f;
+  store::SendResult first, again, other;
+  REQUIRE(f.Send(f.alice, "bob", "same", "one", &first).ok());
+  REQUIRE(f.Send(f.alice, "bob", "same", "one again", &again).ok());
+  CHECK(again.dup);
+  CHECK(again.mid == first.mid);
+  CHECK(again.ts == first.ts);
+  CHECK_FALSE(again.json);
+  // Another sender may use the same cid.
+  REQUIRE(f.Send(f.carol, "bob", "same", "carol's", &other).ok());
+  CHECK_FALSE(other.dup);
+  f.engine.reset();
+  f.engine = chatd::testing::OpenEngine(f.dir, &f.clock);
+  REQUIRE(f.engine);
+  REQUIRE(f.Send(f.alice, "bob", "same", "after restart", &again).ok());
+  CHECK(again.dup);
+  CHECK(again.mid == first.mid);
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{first.mid, other.mid});
+}
+
+TEST_CASE("messages: refusals: unknown user, broadcast by non-admin, full disk") {
+  Fixture f;
+  store::SendResult r;
+  CHECK(f.Send(f.alice, "nobody", "c1", "x", &r).code() == util::Code::kNotFound);
+  CHECK(f.Send(f.alice, "*", "c2", "x", &r).code() == util::Code::kForbidden);
+  f.engine->set_storage_full(true);
+  CHECK(f.Send(f.alice, "bob", "c3", "x", &r).code() == util::Code::kStorageFull);
+  f.engine->set_storage_full(false);
+  CHECK(f.Send(f.alice, "bob", "c3", "x", &r).ok());  // resumes by itself
+  CHECK(r.mid == 1);  // refused sends used no mid
+}
+
+TEST_CASE("pool: undelivered rows are sent until acked; an ack covers everything up to it") {
+  Fixture f;
+  store::Mid m1 = f.SendOk(f.alice, "bob", "1");
+  store::Mid m2 = f.SendOk(f.carol, "bob", "2");
+  f.SendOk(f.bob, "alice", "to alice");
+  store::Mid m4 = f.SendOk(f.alice, "bob", "4");
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m1, m2, m4});
+  CHECK(f.Pending(f.bob, m1) == std::vector<store::Mid>{m2, m4});  // paging
+  CHECK(f.Pending(f.bob, 0, 2) == std::vector<store::Mid>{m1, m2});
+  f.Ack(f.bob, m2);
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m4});
+  f.Ack(f.bob, 1);  // an older ack changes nothing
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m4});
+  f.Ack(f.bob, 1'000'000);  // capped at the last mid
+  CHECK(f.Pending(f.bob).empty());
+  store::Mid m5 = f.SendOk(f.alice, "bob", "5");
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m5});
+  // delivered_at is set on the rows the ack covered, and only those.
+  std::unique_ptr<store::SqliteStmt> st;
+  REQUIRE(f.engine->db().Prepare("SELECT count(*) FROM offline_pool WHERE status = 'delivered'", &st).ok());
+  util::Status s;
+  REQUIRE(st->Step(&s));
+  CHECK(st->Int(0) == 3);
+}
+
+TEST_CASE("pool: the per-user quota refuses with a clear error and frees up on ack") {
+  store::EngineOptions o;
+  o.pool_max_messages = 3;
+  Fixture f(o);
+  for (int i = 0; i < 3; ++i) f.SendOk(f.alice, "bob", "x");
+  store::SendResult r;
+  util::Status s = f.Send(f.alice, "bob", "over", "x", &r);
+  CHECK(s.code() == util::Code::kQuotaExceeded);
+  CHECK(s.message().find("bob") != std::string::npos);
+  CHECK(f.Send(f.alice, "carol", "other", "x", &r).ok());  // other recipients are fine
+  f.Ack(f.bob, 2);
+  CHECK(f.Send(f.alice, "bob", "over", "x", &r).ok());
+  store::EngineOptions b;
+  b.pool_max_bytes = 10;
+  Fixture g(b);
+  CHECK(g.Send(g.alice, "bob", "a", "12345678", &r).ok());
+  CHECK(g.Send(g.alice, "bob", "b", "12345", &r).code() == util::Code::kQuotaExceeded);
+}
+
+TEST_CASE("catch-up: a device with a cursor gets exactly what came after it, its own messages too") {
+  Fixture f;
+  std::vector<store::Mid> bobs;
+  for (int i = 0; i < 10; ++i) {
+    bobs.push_back(f.SendOk(i % 2 ? f.alice : f.bob, i % 2 ? "bob" : "alice", "m" + std::to_string(i)));
+    f.SendOk(f.carol, "alice", "not bob's");
+  }
+  bool complete = false;
+  auto got = f.Since(f.bob, bobs[3], 1000, &complete);
+  CHECK(complete);
+  CHECK(got == std::vector<store::Mid>(bobs.begin() + 4, bobs.end()));
+  got = f.Since(f.bob, 0, 4, &complete);
+  CHECK_FALSE(complete);
+  CHECK(got == std::vector<store::Mid>(bobs.begin(), bobs.begin() + 4));
+  CHECK(f.Since(f.bob, bobs.back()).empty());
+}
+
+TEST_CASE("history: pages backwards without gaps or duplicates, from the cache and from SQLite beyond it") {
+  store::EngineOptions o;
+  o.history_max_messages = 30;  // the cache keeps 30; SQLite has all
+  Fixture f(o);
+  std::vector<store::Mid> all;
+  for (int i = 0; i < 120; ++i) {
+    all.push_back(f.SendOk(i % 3 ? f.alice : f.bob, i % 3 ? "bob" : "alice", std::to_string(i)));
+    if (i % 10 == 0) f.SendOk(f.carol, "bob", "noise");
+  }
+  REQUIRE(f.ms().TrimHistory(f.clock.NowMs()).ok());
+  std::vector<store::Mid> seen;
+  store::Mid before = 0;
+  for (int pages = 0; pages < 100; ++pages) {
+    store::HistoryResult h;
+    REQUIRE(f.ms().History(f.bob, "alice", "", before, 25, &h).ok());
+    std::vector<store::Mid> mids;
+    for (auto& m : h.messages) {
+      size_t p = m->find("\"mid\":");
+      mids.push_back(std::stoll(m->substr(p + 6)));
+    }
+    for (size_t i = 1; i < mids.size(); ++i) REQUIRE(mids[i - 1] < mids[i]);  // oldest first
+    seen.insert(seen.begin(), mids.begin(), mids.end());
+    if (!h.more) break;
+    before = mids.front();
+  }
+  CHECK(seen == all);
+  store::HistoryResult none;
+  REQUIRE(f.ms().History(f.carol, "alice", "", 0, 10, &none).ok());  // never talked
+  CHECK(none.messages.empty());
+  CHECK(f.ms().History(f.carol, "ghost", "", 0, 10, &none).code() == util::Code::kNotFound);
+}
+
+TEST_CASE("history cache: rebuilt from SQLite when deleted or damaged, with the same answers") {
+  Fixture f;
+  for (int i = 0; i < 50; ++i) f.SendOk(i % 2 ? f.alice : f.bob, i % 2 ? "bob" : "alice", std::to_string(i));
+  auto answer = [&] {
+    store::HistoryResult h;
+    REQUIRE(f.ms().History(f.alice, "bob", "", 0, 200, &h).ok());
+    std::string all;
+    for (auto& m : h.messages) all += *m;
+    return all + "|" + std::to_string(f.Since(f.bob, 10).size());
+  };
+  std::string before = answer();
+  f.engine.reset();
+  chatd::testing::TempDir::RemoveAll(f.dir / "history");
+  store::OpenReport report;
+  f.engine = chatd::testing::OpenEngine(f.dir, &f.clock, &report);
+  REQUIRE(f.engine);
+  CHECK(report.history_caught_up == 50);
+  CHECK(answer() == before);
+  // Damage: a garbage CURRENT file makes RocksDB refuse the folder.
+  f.engine.reset();
+  std::ofstream(f.dir / "history/CURRENT", std::ios::trunc) << "garbage\n";
+  f.engine = chatd::testing::OpenEngine(f.dir, &f.clock, &report);
+  REQUIRE(f.engine);
+  CHECK(report.history_rebuilt);
+  CHECK(report.history_caught_up == 50);
+  CHECK(answer() == before);
+  // Behind (a crash before the cache write): only the missing tail is copied.
+  f.engine.reset();
+  {
+    std::unique_ptr<store::SqliteDb> db;
+    REQUIRE(store::SqliteDb::Open(f.dir / "chatd.db", &db).ok());
+    REQUIRE(db->Exec("INSERT INTO messages (mid, conv_id, sender_id, cid, text, ts) "
+                     "SELECT 51, conv_id, sender_id, 'late', 'late', ts FROM messages WHERE mid = 50;"
+                     "INSERT INTO deliveries (user_id, mid) SELECT user_id, 51 FROM deliveries WHERE mid = 50;")
+                .ok());
+  }
+  f.engine = chatd::testing::OpenEngine(f.dir, &f.clock, &report);
+  REQUIRE(f.engine);
+  CHECK_FALSE(report.history_rebuilt);
+  CHECK(report.history_caught_up == 1);
+}
+
+TEST_CASE("messages: a failed write rolls the whole batch back and mids are not reused") {
+  Fixture f;
+  store::Mid m1 = f.SendOk(f.alice, "bob", "kept");
+  REQUIRE(f.engine->BeginBatch().ok());
+  store::SendResult r;
+  REQUIRE(f.ms().Send(store::SendRequest{f.alice, "x1", "bob", "", "lost", 1}, false, 1, &r).ok());
+  // Make the next insert fail inside the same batch.
+  REQUIRE(f.engine->db().Exec("CREATE TEMP TRIGGER fail BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'disk'); END").ok());
+  CHECK_FALSE(f.ms().Send(store::SendRequest{f.alice, "x2", "bob", "", "fails", 1}, false, 1, &r).ok());
+  CHECK_FALSE(f.engine->CommitBatch().ok());
+  REQUIRE(f.engine->db().Exec("DROP TRIGGER IF EXISTS temp.fail").ok());  // rolled back with the batch
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m1});
+  CHECK(f.ms().last_mid() == m1);
+  store::Mid next = f.SendOk(f.alice, "bob", "after");
+  CHECK(next == m1 + 1);
+  CHECK(f.Since(f.bob, 0) == std::vector<store::Mid>{m1, next});
+}
+
+TEST_CASE("broadcast: an admin's message reaches every user's pool once, stored once") {
+  Fixture f;
+  store::SendResult r;
+  REQUIRE(f.Send(f.admin, "*", "b1", "maintenance at noon", &r).ok());
+  CHECK(r.kind == store::ConvKind::kBroadcast);
+  CHECK(r.json->find(R"("to":"*")") != std::string::npos);
+  for (auto* u : {&f.alice, &f.bob, &f.carol}) CHECK(f.Pending(*u) == std::vector<store::Mid>{r.mid});
+  CHECK(f.Pending(f.admin).empty());  // not to the sender
+  // A user created after the broadcast does not get it.
+  store::UserInfo late;
+  REQUIRE(f.engine->accounts().CreateUser("late", "", false, 1, &late).ok());
+  CHECK(f.Pending(late).empty());
+  f.Ack(f.alice, r.mid);
+  CHECK(f.Pending(f.alice).empty());
+  CHECK(f.Since(f.bob, 0) == std::vector<store::Mid>{r.mid});
+}
