@@ -22,6 +22,7 @@ bool HashPool::Submit(std::function<void()> work, std::function<void()> done) {
     std::lock_guard lock(mu_);
     if (stopping_ || queue_.size() >= max_queued_) return false;
     queue_.push_back(Job{std::move(work), std::move(done)});
+    pending_.fetch_add(1, std::memory_order_acq_rel);
   }
   cv_.notify_one();
   return true;
@@ -39,6 +40,7 @@ void HashPool::Run() {
     }
     job.work();
     completions_->Post(std::move(job.done));
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

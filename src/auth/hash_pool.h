@@ -8,6 +8,7 @@
 // Submit() may be called from any thread. The destructor finishes queued jobs and joins.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -30,6 +31,8 @@ class HashPool {
   // Runs `work` on a pool thread, then posts `done` to the completion queue.
   // Returns false (and runs nothing) when the queue is full or the pool is stopping.
   bool Submit(std::function<void()> work, std::function<void()> done);
+  // Jobs queued or running (their `done` may not have been posted yet).
+  size_t Pending() const { return pending_.load(std::memory_order_acquire); }
 
  private:
   struct Job {
@@ -43,6 +46,7 @@ class HashPool {
   std::condition_variable cv_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  std::atomic<size_t> pending_{0};
   std::vector<std::thread> threads_;
 };
 
