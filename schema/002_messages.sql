@@ -34,6 +34,15 @@ CREATE TABLE members (
 ) WITHOUT ROWID;
 CREATE INDEX members_conv ON members (conv_id, user_id);
 
+-- Invitations to private rooms: an invited user may join.
+CREATE TABLE invites (
+  conv_id    INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  invited_by INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (conv_id, user_id)
+) WITHOUT ROWID;
+
 -- Every accepted message, once. mid is the server's id: increasing, below 2^53, never reused
 -- (AUTOINCREMENT keeps the highest mid ever used in sqlite_sequence, even after a purge).
 CREATE TABLE messages (

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
+//
+// ChatService, part 1: sessions, hello and welcome, catch-up paging, request dispatch.
 #include "core/chat_service.h"
 
 #include <algorithm>
+#include <cctype>
 #include <vector>
 
 #include "core/frames.h"
 #include "proto/codec.h"
 #include "proto/json_writer.h"
 #include "store/engine.h"
-#include "store/message_store.h"
 #include "util/log.h"
 
 namespace chatd::core {
@@ -19,6 +21,11 @@ namespace {
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseInternal = 1011;
 constexpr size_t kWhoLimit = 500;
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 }  // namespace
 
 ChatService::ChatService(ServiceOptions options, AuthService* auth, store::Storage* storage, Outbox* outbox,
@@ -38,23 +45,48 @@ void ChatService::SendError(SessionId sid, std::string_view re, const Status& st
   SendText(sid, EncodeError(re, status, retry_ms));
 }
 
+void ChatService::DeliverToUser(store::UserId user, const Frame& frame, SessionId except) {
+  for (SessionId other : presence_.Sessions(user)) {
+    if (other == except) continue;
+    Session* s = Find(other);
+    if (s && s->state == State::kLive) outbox_->Send(other, frame);
+  }
+}
+
+void ChatService::DeliverEvent(store::UserId user, const Frame& frame, SessionId except) {
+  for (SessionId other : presence_.Sessions(user)) {
+    if (other == except) continue;
+    Session* s = Find(other);
+    if (s && s->state >= State::kSyncing) outbox_->Send(other, frame);
+  }
+}
+
 void ChatService::OnOpen(SessionId sid, OpenInfo info) {
   Session& s = sessions_[sid];
-  s.opened_mono = clock_->MonoMs();
-  s.peer = std::move(info.peer);
   s.cookie_token = std::move(info.cookie_token);
-  hello_deadlines_.emplace_back(s.opened_mono + options_.auth_timeout_ms, sid);
+  hello_deadlines_.emplace_back(clock_->MonoMs() + options_.auth_timeout_ms, sid);
 }
 
 void ChatService::OnClose(SessionId sid) {
   auto it = sessions_.find(sid);
   if (it == sessions_.end()) return;
   Session& s = it->second;
-  if (s.state == State::kLive || s.state == State::kSyncing) {
-    if (presence_.Remove(s.user.id, sid)) buckets_.erase(s.user.id);
+  if (LoggedIn(s)) {
+    store::UserId user = s.user.id;
     LOG_INFO("session %llu (%s) closed", static_cast<unsigned long long>(sid), s.user.name.c_str());
+    if (presence_.Remove(user, sid)) {
+      buckets_.erase(user);
+      online_names_.erase(Lower(s.user.name));
+      auto ctx = users_.find(user);
+      if (ctx != users_.end() && ctx->second.announced) {
+        pending_offline_[user] = clock_->MonoMs() + options_.presence_grace_ms;
+      } else if (ctx != users_.end()) {
+        users_.erase(ctx);
+      }
+    }
   }
   sessions_.erase(it);
+  if (options_.presence_grace_ms == 0) Tick();
 }
 
 void ChatService::Tick() {
@@ -63,10 +95,23 @@ void ChatService::Tick() {
     SessionId sid = hello_deadlines_.front().second;
     hello_deadlines_.pop_front();
     Session* s = Find(sid);
-    if (s && (s->state == State::kAwaitHello || s->state == State::kAuthenticating)) {
+    if (s && !LoggedIn(*s)) {
       LOG_INFO("session %llu: no valid hello in time", static_cast<unsigned long long>(sid));
       outbox_->Close(sid, kClosePolicy, "authentication timeout");
     }
+  }
+  for (auto it = pending_offline_.begin(); it != pending_offline_.end();) {
+    if (it->second > now) {
+      ++it;
+      continue;
+    }
+    store::UserId user = it->first;
+    it = pending_offline_.erase(it);
+    if (presence_.Online(user)) continue;  // came back in time: nothing to say
+    auto ctx = users_.find(user);
+    if (ctx == users_.end()) continue;
+    AnnouncePresence(user, ctx->second, false);
+    users_.erase(ctx);
   }
 }
 
@@ -85,40 +130,53 @@ void ChatService::OnFrame(SessionId sid, std::string_view frame) {
 }
 
 void ChatService::Handle(SessionId sid, Session& session, const proto::Request& req) {
-  if (req.type == proto::RequestType::kHello) {
+  using proto::RequestType;
+  if (req.type == RequestType::kHello) {
     HandleHello(sid, session, req);
     return;
   }
-  if (req.type == proto::RequestType::kPing) {
+  if (req.type == RequestType::kPing) {
     SendText(sid, EncodeOk(req.id));
     return;
   }
-  if (session.state != State::kLive && session.state != State::kSyncing) {
-    SendError(sid, req.id, Status::Unauthorized("send a hello first"));
+  if (!LoggedIn(session) || session.state == State::kLoading) {
+    SendError(sid, req.id, Status::Unauthorized(LoggedIn(session) ? "wait for the welcome" : "send a hello first"));
     return;
   }
   switch (req.type) {
-    case proto::RequestType::kWho:
-      HandleWho(sid, req);
-      return;
-    case proto::RequestType::kSend:
-      HandleSend(sid, session, req);
-      return;
-    case proto::RequestType::kAck:
-      HandleAck(sid, session, req);
-      return;
-    case proto::RequestType::kHistory:
-      HandleHistory(sid, session, req);
-      return;
-    default:
-      SendError(sid, req.id,
-                Status::BadRequest("'" + std::string(proto::RequestTypeName(req.type)) + "' is not available yet"));
-      return;
+    case RequestType::kWho: return HandleWho(sid, req);
+    case RequestType::kSend: return HandleSend(sid, session, req);
+    case RequestType::kAck: return HandleAck(sid, session, req);
+    case RequestType::kHistory: return HandleHistory(sid, session, req);
+    case RequestType::kRead: return HandleRead(sid, session, req);
+    case RequestType::kTyping: return HandleTyping(sid, session, req);
+    case RequestType::kJoin: return HandleJoin(sid, session, req);
+    case RequestType::kLeave: return HandleLeave(sid, session, req);
+    case RequestType::kInvite: return HandleInvite(sid, session, req);
+    case RequestType::kRooms: return HandleRooms(sid, session, req);
+    case RequestType::kHello:
+    case RequestType::kPing: return;  // handled above
   }
 }
 
+bool ChatService::SubmitFor(SessionId sid, Session& session, const std::string& re, store::Storage::Run run,
+                            std::function<void(Session&, const Status&)> done) {
+  if (session.inflight >= options_.max_inflight) {
+    SendError(sid, re, Status::RateLimited("too many requests waiting; wait for answers"), 100);
+    return false;
+  }
+  ++session.inflight;
+  storage_->Submit(std::move(run), [this, sid, done = std::move(done)](const Status& commit) {
+    Session* s = Find(sid);
+    if (!s) return;
+    --s->inflight;
+    done(*s, commit);
+  });
+  return true;
+}
+
 void ChatService::HandleHello(SessionId sid, Session& session, const proto::Request& req) {
-  if (session.state == State::kLive || session.state == State::kSyncing) {
+  if (LoggedIn(session)) {
     SendError(sid, req.id, Status::Conflict("already logged in as " + session.user.name));
     return;
   }
@@ -154,27 +212,70 @@ void ChatService::CompleteHello(SessionId sid, const proto::Request& req, const 
     if (++s->failed_hellos >= options_.max_failed_hellos) outbox_->Close(sid, kClosePolicy, "too many failed logins");
     return;
   }
-  s->state = State::kSyncing;
+  s->state = State::kLoading;
   s->user = user;
   s->device = req.device.empty() ? "web" : req.device;
+  s->hello_id = req.id;
   s->cookie_token.clear();
   s->cookie_token.shrink_to_fit();
   s->sync_with_cursor = req.has_cursor;
   s->sync_pos = req.has_cursor ? req.cursor : 0;
   presence_.Add(user.id, sid);
+  online_names_[Lower(user.name)] = user.id;
   LOG_INFO("session %llu: %s logged in (device %s)", static_cast<unsigned long long>(sid), user.name.c_str(),
            s->device.c_str());
+  auto state = std::make_shared<store::UserState>();
+  auto st = std::make_shared<Status>();
+  store::UserId uid = user.id;
+  storage_->Submit([state, st, uid](store::Engine& e) { *st = e.messages().LoadUserState(uid, state.get()); },
+                   [this, sid, state, st](const Status&) {
+                     Session* session = Find(sid);
+                     if (!session || session->state != State::kLoading) return;
+                     if (!st->ok()) {
+                       LOG_ERR("session %llu: loading user state: %s", static_cast<unsigned long long>(sid),
+                               st->ToString().c_str());
+                       SendError(sid, session->hello_id, Status::Internal("could not load your account; try again"));
+                       outbox_->Close(sid, kCloseInternal, "load failed");
+                       return;
+                     }
+                     SendWelcome(sid, *session, *state);
+                   });
+}
+
+void ChatService::SendWelcome(SessionId sid, Session& session, const store::UserState& state) {
+  store::UserId uid = session.user.id;
+  UserCtx& ctx = users_[uid];
+  ctx.name = session.user.name;
+  ctx.rooms.clear();
+  for (const auto& room : state.rooms) {
+    RememberRoom(room);
+    ctx.rooms.push_back(room.conv);
+  }
+  for (const auto& p : state.partners) ctx.partners.insert(p.id);
+  if (pending_offline_.erase(uid) == 0 && !ctx.announced) AnnouncePresence(uid, ctx, true);
+  ctx.announced = true;
+
   std::string out;
   proto::JsonWriter w(&out);
   w.Begin().Str("type", "welcome");
-  if (!req.id.empty()) w.Raw("re", req.id);
-  w.Str("user", user.name).Str("device", s->device).Bool("admin", user.admin);
-  w.BeginArray("rooms").EndArray();
-  w.BeginArray("online").EndArray();
-  w.BeginObject("unread").End();
-  w.End();
+  if (!session.hello_id.empty()) w.Raw("re", session.hello_id);
+  w.Str("user", session.user.name).Str("device", session.device).Bool("admin", session.user.admin);
+  w.BeginArray("rooms");
+  for (const auto& room : state.rooms) {
+    w.Begin()
+        .Str("room", room.name)
+        .Bool("private", room.is_private)
+        .Int("members", static_cast<int64_t>(room.members ? room.members->size() : 0))
+        .End();
+  }
+  w.EndArray().BeginArray("online");
+  for (const auto& name : OnlineContacts(uid, ctx)) w.Str(name);
+  w.EndArray().BeginObject("unread");
+  for (const auto& [key, count] : state.unread) w.Int(key, count);
+  w.End().End();
   SendText(sid, std::move(out));
-  FetchNextPage(sid, *s);
+  session.state = State::kSyncing;
+  FetchNextPage(sid, session);
 }
 
 void ChatService::FetchNextPage(SessionId sid, Session& session) {
@@ -227,141 +328,10 @@ void ChatService::OnDrained(SessionId sid) {
   if (s && s->state == State::kSyncing && s->sync_waiting_drain && !s->sync_inflight) FetchNextPage(sid, *s);
 }
 
-bool ChatService::TakeToken(store::UserId user, int64_t* retry_ms) {
-  int64_t now = clock_->MonoMs();
-  auto [it, fresh] = buckets_.try_emplace(user, Bucket{options_.burst, now});
-  Bucket& b = it->second;
-  if (!fresh) {
-    b.tokens = std::min(options_.burst, b.tokens + static_cast<double>(now - b.last_ms) * options_.rate / 1000.0);
-    b.last_ms = now;
-  }
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
-    return true;
-  }
-  *retry_ms = static_cast<int64_t>((1.0 - b.tokens) * 1000.0 / options_.rate) + 1;
-  return false;
-}
-
-void ChatService::DeliverToUser(store::UserId user, const Frame& frame, SessionId except) {
-  for (SessionId other : presence_.Sessions(user)) {
-    if (other == except) continue;
-    Session* s = Find(other);
-    if (s && s->state == State::kLive) outbox_->Send(other, frame);
-  }
-}
-
-void ChatService::HandleSend(SessionId sid, Session& session, const proto::Request& req) {
-  if (req.text.size() > static_cast<size_t>(options_.max_text)) {
-    SendError(sid, req.id,
-              Status::TooLarge("message text is over " + std::to_string(options_.max_text) + " bytes"));
-    return;
-  }
-  if (req.to == "*" && !session.user.admin) {
-    SendError(sid, req.id, Status::Forbidden("only admins may broadcast"));
-    return;
-  }
-  int64_t retry_ms = 0;
-  if (!TakeToken(session.user.id, &retry_ms)) {
-    SendError(sid, req.id, Status::RateLimited("slow down: too many messages"), retry_ms);
-    return;
-  }
-  auto sreq = std::make_shared<store::SendRequest>();
-  sreq->sender = session.user;
-  sreq->cid = req.cid;
-  sreq->to = req.to;
-  sreq->room = req.room;
-  sreq->text = req.text;
-  sreq->ts = clock_->NowMs();
-  auto result = std::make_shared<store::SendResult>();
-  auto status = std::make_shared<Status>();
-  std::string re = req.id;
-  storage_->Submit(
-      [sreq, result, status](store::Engine& e) {
-        *status = e.messages().Send(*sreq, e.storage_full(), sreq->ts, result.get());
-      },
-      [this, sid, re, sreq, result, status](const Status& commit) {
-        Status st = commit.ok() ? *status : commit;
-        if (!st.ok()) {
-          SendError(sid, re, st);
-          return;
-        }
-        std::string ok;
-        proto::JsonWriter w(&ok);
-        w.Begin().Str("type", "ok");
-        if (!re.empty()) w.Raw("re", re);
-        w.Int("mid", result->mid).Int("ts", result->ts);
-        if (result->dup) w.Bool("dup", true);
-        w.End();
-        SendText(sid, std::move(ok));
-        if (result->dup || !result->json) return;
-        const Frame& frame = result->json;
-        switch (result->kind) {
-          case store::ConvKind::kDirect:
-            if (result->recipient.id != sreq->sender.id) DeliverToUser(result->recipient.id, frame, 0);
-            DeliverToUser(sreq->sender.id, frame, sid);
-            break;
-          case store::ConvKind::kRoom:
-            for (store::UserId member : result->members) DeliverToUser(member, frame, sid);
-            break;
-          case store::ConvKind::kBroadcast:
-            for (auto& [other, s] : sessions_) {
-              if (other != sid && s.state == State::kLive) outbox_->Send(other, frame);
-            }
-            break;
-        }
-      });
-}
-
-void ChatService::HandleAck(SessionId sid, Session& session, const proto::Request& req) {
-  store::UserId user = session.user.id;
-  store::Mid upto = req.upto;
-  int64_t now = clock_->NowMs();
-  auto status = std::make_shared<Status>();
-  std::string re = req.id;
-  storage_->Submit([user, upto, now, status](store::Engine& e) { *status = e.messages().Ack(user, upto, now); },
-                   [this, sid, re, status](const Status& commit) {
-                     Status st = commit.ok() ? *status : commit;
-                     if (!st.ok()) {
-                       SendError(sid, re, st);
-                     } else if (!re.empty()) {
-                       SendText(sid, EncodeOk(re));
-                     }
-                   });
-}
-
-void ChatService::HandleHistory(SessionId sid, Session& session, const proto::Request& req) {
-  auto result = std::make_shared<store::HistoryResult>();
-  auto status = std::make_shared<Status>();
-  store::UserInfo user = session.user;
-  std::string with = req.with, room = req.room, re = req.id;
-  store::Mid before = req.has_before ? req.before : 0;
-  int limit = req.limit;
-  storage_->Submit(
-      [=](store::Engine& e) { *status = e.messages().History(user, with, room, before, limit, result.get()); },
-      [this, sid, re, result, status](const Status&) {
-        if (!status->ok()) {
-          SendError(sid, re, *status);
-          return;
-        }
-        std::string out;
-        size_t size = 64;
-        for (const auto& m : result->messages) size += m->size() + 1;
-        out.reserve(size);
-        proto::JsonWriter w(&out);
-        w.Begin().Str("type", "ok");
-        if (!re.empty()) w.Raw("re", re);
-        w.BeginArray("messages");
-        for (const auto& m : result->messages) w.Raw(*m);
-        w.EndArray().Bool("more", result->more).End();
-        SendText(sid, std::move(out));
-      });
-}
-
 void ChatService::HandleWho(SessionId sid, const proto::Request& req) {
   // Names of everyone online, sorted, capped; `count` says how many there are in all.
   std::vector<std::pair<std::string, size_t>> users;
-  users.reserve(std::min(presence_.users(), kWhoLimit * 4));
+  users.reserve(presence_.users());
   for (const auto& [uid, list] : presence_.all()) {
     const Session* s = Find(list.front());
     if (s) users.emplace_back(s->user.name, list.size());

@@ -1,14 +1,24 @@
 // SPDX-License-Identifier: MIT
 //
 // core::ChatService: the chat server's brain, one instance per process, network thread only.
-// It owns the per-connection Session state and the PresenceMap, decodes requests (proto),
-// checks them, hands durable work to Storage and answers through the Outbox. It knows no
-// libwebsockets, SQLite or RocksDB (STYLE L3): tests drive it with a recording Outbox,
-// InlineStorage and a ManualClock.
+// It owns the per-connection Session state, the PresenceMap and what it knows of online users'
+// rooms and 1:1 partners; it decodes requests (proto), checks them, hands durable work to
+// Storage and answers through the Outbox. It knows no libwebsockets, SQLite or RocksDB
+// (STYLE L3): tests drive it with a recording Outbox, InlineStorage and a ManualClock.
 //
-// Connection life: OnOpen -> (hello -> welcome) -> requests ... -> OnClose. Until a valid hello
-// every request but hello is answered `unauthorized`; no valid hello within auth_timeout closes
-// the connection with 1008. Malformed frames get a `bad_request` error and the connection stays.
+// Connection life: OnOpen -> hello -> (auth) -> welcome -> catch-up pages -> live -> OnClose.
+// Until a valid hello every request but hello/ping is answered `unauthorized`; no valid hello
+// within auth_timeout closes with 1008. Malformed frames get `bad_request`; the session stays.
+//
+// Ordering: storage completions run in commit order, so messages reach each live session in
+// mid order. A session still catching up gets no live messages (its next page has them).
+//
+// Presence: announced to the users who share a room or a 1:1 conversation with the user, on
+// the first session and after the last one closes plus a grace period (a quick reconnect is
+// not announced at all). The work is proportional to the number of people who can see it.
+//
+// Implementation files: chat_service.cpp (sessions, hello, catch-up, dispatch), messaging.cpp
+// (send, ack, history, read), rooms.cpp (join/leave/invite/rooms, typing, presence).
 #pragma once
 
 #include <cstdint>
@@ -17,11 +27,14 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "core/auth_service.h"
 #include "core/outbox.h"
 #include "core/presence_map.h"
 #include "proto/messages.h"
+#include "store/message_store.h"
 #include "store/storage.h"
 #include "store/types.h"
 #include "util/clock.h"
@@ -36,6 +49,9 @@ struct ServiceOptions {
   double burst = 100;         // and at once
   int sync_page = 1000;       // messages per catch-up page
   size_t sync_pause_bytes = 1 << 20;  // wait for the queue to drain below this between pages
+  int64_t presence_grace_ms = 5000;
+  int64_t typing_interval_ms = 1000;  // at most one typing event per user per this
+  size_t max_inflight = 256;          // storage requests one session may have waiting
 };
 
 struct OpenInfo {
@@ -56,30 +72,38 @@ class ChatService {
   void OnClose(SessionId sid);
   // The network layer wrote everything queued for `sid` (catch-up continues from here).
   void OnDrained(SessionId sid);
-  // Called a few times a second: auth timeouts and other timers.
+  // Called a few times a second: auth timeouts, presence grace periods.
   void Tick();
 
   size_t sessions() const { return sessions_.size(); }
   const PresenceMap& presence() const { return presence_; }
 
  private:
-  // kSyncing: logged in, catching up on what it missed (pages from storage); live messages are
-  // not sent to it until the last page, which is where `live` goes out.
-  enum class State { kAwaitHello, kAuthenticating, kSyncing, kLive };
+  // kLoading: logged in, loading rooms and unread counts for the welcome.
+  // kSyncing: welcome sent, catching up on what it missed; live messages wait for `live`.
+  enum class State { kAwaitHello, kAuthenticating, kLoading, kSyncing, kLive };
 
   struct Session {
     State state = State::kAwaitHello;
     int failed_hellos = 0;
-    int64_t opened_mono = 0;
-    std::string peer;
     std::string cookie_token;
     store::UserInfo user;
     std::string device;
-    // catch-up
+    std::string hello_id;           // the hello's id, for the welcome's `re`
+    size_t inflight = 0;            // storage requests waiting
     bool sync_with_cursor = false;
     store::Mid sync_pos = 0;        // last mid sent during catch-up
     bool sync_inflight = false;     // a page is being fetched
     bool sync_waiting_drain = false;
+  };
+
+  // What the service knows about a logged-in user (kept until they are announced offline).
+  struct UserCtx {
+    std::string name;
+    bool announced = false;                    // others were told this user is online
+    std::vector<store::ConvId> rooms;          // rooms the user is in
+    std::unordered_set<store::UserId> partners;  // 1:1 conversation partners
+    int64_t last_typing_ms = -1'000'000;
   };
 
   struct Bucket {
@@ -87,20 +111,45 @@ class ChatService {
     int64_t last_ms = 0;
   };
 
+  bool LoggedIn(const Session& s) const { return s.state >= State::kLoading; }
+
+  // chat_service.cpp
   void Handle(SessionId sid, Session& session, const proto::Request& req);
   void HandleHello(SessionId sid, Session& session, const proto::Request& req);
   void CompleteHello(SessionId sid, const proto::Request& req, const util::Status& status,
                      const store::UserInfo& user);
+  void SendWelcome(SessionId sid, Session& session, const store::UserState& state);
   void HandleWho(SessionId sid, const proto::Request& req);
+  void FetchNextPage(SessionId sid, Session& session);
+  // Runs `run` on storage for a session, counting it against the session's in-flight cap;
+  // `done` runs only if the session still exists. False (and an error sent) when over the cap.
+  bool SubmitFor(SessionId sid, Session& session, const std::string& re, store::Storage::Run run,
+                 std::function<void(Session&, const util::Status&)> done);
+
+  // messaging.cpp
   void HandleSend(SessionId sid, Session& session, const proto::Request& req);
   void HandleAck(SessionId sid, Session& session, const proto::Request& req);
   void HandleHistory(SessionId sid, Session& session, const proto::Request& req);
-  void FetchNextPage(SessionId sid, Session& session);
-  // Sends `frame` to every live session of `user` except `except`.
-  void DeliverToUser(store::UserId user, const Frame& frame, SessionId except);
-  // Takes a token from the user's bucket; false (and *retry_ms) when empty.
+  void HandleRead(SessionId sid, Session& session, const proto::Request& req);
   bool TakeToken(store::UserId user, int64_t* retry_ms);
 
+  // rooms.cpp
+  void HandleJoin(SessionId sid, Session& session, const proto::Request& req);
+  void HandleLeave(SessionId sid, Session& session, const proto::Request& req);
+  void HandleInvite(SessionId sid, Session& session, const proto::Request& req);
+  void HandleRooms(SessionId sid, Session& session, const proto::Request& req);
+  void HandleTyping(SessionId sid, Session& session, const proto::Request& req);
+  void RememberRoom(const store::RoomInfo& room);
+  void AddPartners(store::UserId a, store::UserId b);
+  // Calls fn(user) once for every online user who can see `user`'s presence.
+  template <typename Fn>
+  void ForEachWatcher(store::UserId user, const UserCtx& ctx, Fn fn);
+  void AnnouncePresence(store::UserId user, UserCtx& ctx, bool online);
+  std::vector<std::string> OnlineContacts(store::UserId user, const UserCtx& ctx);
+
+  // Message frames go to live sessions only (ordering); events to every logged-in session.
+  void DeliverToUser(store::UserId user, const Frame& frame, SessionId except);
+  void DeliverEvent(store::UserId user, const Frame& frame, SessionId except);
   void SendError(SessionId sid, std::string_view re, const util::Status& status, int64_t retry_ms = 0);
   void SendText(SessionId sid, std::string json);
   Session* Find(SessionId sid);
@@ -113,6 +162,10 @@ class ChatService {
 
   std::unordered_map<SessionId, Session> sessions_;
   PresenceMap presence_;
+  std::unordered_map<store::UserId, UserCtx> users_;
+  std::unordered_map<std::string, store::UserId> online_names_;  // lower-case name -> user (online)
+  std::unordered_map<store::ConvId, store::RoomInfo> rooms_;     // rooms of online users
+  std::unordered_map<store::UserId, int64_t> pending_offline_;    // user -> when to announce offline
   // Sessions in open order with their hello deadline (monotonic ms): Tick() pops expired ones.
   std::deque<std::pair<int64_t, SessionId>> hello_deadlines_;
   std::unordered_map<store::UserId, Bucket> buckets_;

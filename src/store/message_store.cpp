@@ -101,6 +101,7 @@ Status MessageStore::Reload() {
   direct_convs_.clear();
   conv_users_.clear();
   pool_use_.clear();
+  rooms_.clear();
   history_->Discard();
   return Status::Ok();
 }
@@ -235,7 +236,39 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
     }
     if (!s.ok()) return s;
   }
-  if (!req.room.empty()) return Status::NotFound("rooms are not available on this server yet");
+  if (!req.room.empty()) {
+    RoomInfo room;
+    Status s = FindRoom(req.room, &room);
+    if (!s.ok()) return s;
+    if (!IsMember(room.members, req.sender.id)) return Status::Forbidden("join #" + room.name + " first");
+    if (storage_full) return Status::StorageFull("the server is out of disk space; try again later");
+    Mid mid = last_mid_ + 1;
+    StmtScope st(insert_message_.get());
+    st->Bind(1, mid).Bind(2, room.conv).Bind(3, req.sender.id).Bind(4, req.cid).Bind(5, req.text).Bind(6, req.ts);
+    if (!(s = st->Run()).ok()) return WriteFailed(s);
+    last_mid_ = mid;
+    names_[req.sender.id] = req.sender.name;
+    std::string json;
+    json.reserve(96 + req.text.size());
+    proto::JsonWriter(&json)
+        .Begin()
+        .Str("type", "message")
+        .Int("mid", mid)
+        .Str("from", req.sender.name)
+        .Str("room", room.name)
+        .Str("text", req.text)
+        .Int("ts", req.ts)
+        .End();
+    out->json = std::make_shared<const std::string>(std::move(json));
+    history_->Put(room.conv, mid, req.ts, *out->json, 0, 0);
+    touched_convs_.insert(room.conv);
+    out->mid = mid;
+    out->ts = req.ts;
+    out->kind = ConvKind::kRoom;
+    out->conv = room.conv;
+    out->room = room;
+    return Status::Ok();
+  }
   bool broadcast = req.to == "*";
   UserInfo recipient;
   int64_t bytes = static_cast<int64_t>(req.text.size());
@@ -443,8 +476,13 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
   out->messages.clear();
   out->more = false;
   ConvId conv = 0;
-  if (!room.empty()) return Status::NotFound("rooms are not available on this server yet");
-  if (with == "*") {
+  if (!room.empty()) {
+    RoomInfo info;
+    Status s = FindRoom(room, &info);
+    if (!s.ok()) return s;
+    if (!IsMember(info.members, user.id)) return Status::Forbidden("join #" + info.name + " to read its history");
+    conv = info.conv;
+  } else if (with == "*") {
     conv = kBroadcastConv;
   } else {
     UserRecord peer;

@@ -44,6 +44,15 @@ struct SendRequest {
   int64_t ts = 0;
 };
 
+using MemberList = std::shared_ptr<const std::vector<UserId>>;
+
+struct RoomInfo {
+  ConvId conv = 0;
+  std::string name;
+  bool is_private = false;
+  MemberList members;  // a snapshot; membership changes make a new list
+};
+
 struct SendResult {
   Mid mid = 0;
   int64_t ts = 0;
@@ -51,7 +60,7 @@ struct SendResult {
   ConvKind kind = ConvKind::kDirect;
   ConvId conv = 0;
   UserInfo recipient;           // direct messages: the recipient, canonical name
-  std::vector<UserId> members;  // rooms: every member (sender included)
+  RoomInfo room;                // rooms: the room and its members (sender included)
   std::shared_ptr<const std::string> json;  // the message frame; empty when dup
 };
 
@@ -60,6 +69,25 @@ struct FetchResult {
   std::vector<StoredMessage> messages;
   Mid high_water = 0;
   bool complete = false;  // no more after this page (as of high_water)
+};
+
+// Everything a fresh login needs to know (welcome, presence and unread counts).
+struct UserState {
+  std::vector<RoomInfo> rooms;
+  std::vector<UserInfo> partners;                         // users with a 1:1 conversation
+  std::vector<std::pair<std::string, int64_t>> unread;  // "bob", "#general", "!notifications" -> count
+};
+
+struct JoinResult {
+  RoomInfo room;
+  bool created = false;
+  bool already_member = false;
+};
+
+struct ReadResult {
+  ConvKind kind = ConvKind::kDirect;
+  UserInfo peer;  // 1:1: who gets the receipt
+  Mid upto = 0;   // the marker after this read (never moves backwards)
 };
 
 struct HistoryResult {
@@ -94,6 +122,22 @@ class MessageStore {
   util::Status History(const UserInfo& user, const std::string& with, const std::string& room, Mid before, int limit,
                        HistoryResult* out);
 
+  // --- rooms, read markers, unread counts (conversations.cpp) -----------------------------
+  util::Status LoadUserState(UserId user, UserState* out);
+  // Joins `room`, creating it (owned by the user; private if `make_private`) when it does not
+  // exist. Private rooms need an invitation. Joining twice is fine (already_member).
+  util::Status Join(const UserInfo& user, const std::string& room, bool make_private, int64_t now_ms,
+                    JoinResult* out);
+  // NotFound if the user is not in the room. *out is the room after the leave.
+  util::Status Leave(const UserInfo& user, const std::string& room, RoomInfo* out);
+  // A member invites `invitee` (who may then join even a private room).
+  util::Status Invite(const UserInfo& inviter, const std::string& room, const std::string& invitee, int64_t now_ms,
+                      UserInfo* invited, RoomInfo* info);
+  // Moves the user's read marker of a conversation ("!notifications" as `room` for the
+  // broadcast/notification feed) up to `upto`.
+  util::Status Read(const UserInfo& user, const std::string& with, const std::string& room, Mid upto, int64_t now_ms,
+                    ReadResult* out);
+
   // Copies every message with mid > history.high_water() from SQLite into the cache.
   util::Status CatchUpHistory(int64_t* copied);
   // Applies history retention to the conversations written since the last call.
@@ -116,6 +160,10 @@ class MessageStore {
   util::Status Prepare();
   util::Status DirectConv(UserId a, UserId b, bool create, int64_t now_ms, ConvId* out);
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
+  // Finds a room by name (NotFound), with its member list.
+  util::Status FindRoom(const std::string& name, RoomInfo* out);
+  util::Status LoadMembers(ConvId conv, MemberList* out);
+  static bool IsMember(const MemberList& members, UserId user);
   util::Status AckedUpto(UserId user, Mid* out);
   util::Status NameOf(UserId id, std::string* out);
   // Records a failed write (see TakeWriteError) and returns it.
@@ -141,6 +189,7 @@ class MessageStore {
   std::unordered_map<ConvId, std::pair<UserId, UserId>> conv_users_;  // direct conv -> its users
   std::unordered_map<UserId, PoolUse> pool_use_;
   std::unordered_map<UserId, std::string> names_;
+  std::unordered_map<std::string, RoomInfo> rooms_;  // lower-case name -> room
   std::set<ConvId> touched_convs_;
   std::set<UserId> touched_users_;
 

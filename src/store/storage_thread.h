@@ -70,6 +70,8 @@ class InlineStorage final : public Storage {
   size_t Pending() const override { return jobs_.size(); }
   // Runs the waiting jobs (and any they submit) as batches; posts their completions.
   void RunPending();
+  // Points the storage at another engine (tests that reopen their files).
+  void set_engine(Engine* engine) { engine_ = engine; }
 
  private:
   struct Job {

@@ -54,6 +54,13 @@ struct CoreHarness {
 
   CoreHarness() { (void)auth::InitCrypto(); }
 
+  // Closes and reopens the engine on the same files (a restart of the storage side).
+  void Reopen() {
+    engine.reset();
+    engine = OpenEngine(dir, &clock);
+    storage.set_engine(engine.get());
+  }
+
   // Runs storage jobs and completions until nothing is left (hashing runs on its own thread).
   void Settle() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
