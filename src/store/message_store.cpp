@@ -380,7 +380,7 @@ Status ReadRows(SqliteStmt* st, std::vector<Row>* rows, int* n) {
 
 }  // namespace
 
-Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult* out) {
+Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult* out, size_t max_bytes) {
   out->messages.clear();
   out->high_water = last_mid_;
   Mid acked = 0;
@@ -408,16 +408,22 @@ Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult
     rows.resize(static_cast<size_t>(limit));
     truncated = true;
   }
+  size_t bytes = 0;
   for (const auto& r : rows) {
+    if (bytes >= max_bytes) {
+      truncated = true;  // the next page continues from here
+      break;
+    }
     StoredMessage m{r.mid, r.ts, r.conv, r.sender, nullptr};
     if (!(s = EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, &m.json)).ok()) return s;
+    bytes += m.json->size();
     out->messages.push_back(std::move(m));
   }
   out->complete = !truncated;
   return Status::Ok();
 }
 
-Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult* out) {
+Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
   out->messages.clear();
   out->high_water = last_mid_;
   bool truncated = false;
@@ -465,6 +471,15 @@ Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult*
   if (static_cast<int>(found.size()) > limit) {
     found.resize(static_cast<size_t>(limit));
     truncated = true;
+  }
+  size_t bytes = 0;
+  for (size_t i = 0; i < found.size(); ++i) {
+    if (bytes >= max_bytes) {
+      found.resize(i);
+      truncated = true;
+      break;
+    }
+    bytes += found[i].json->size();
   }
   out->messages = std::move(found);
   out->complete = !truncated;

@@ -112,11 +112,12 @@ class MessageStore {
   // become delivered.
   util::Status Ack(UserId user, Mid upto, int64_t now_ms);
 
-  // Undelivered messages for `user` with mid > after (hello without cursor), oldest first.
-  util::Status FetchPending(UserId user, Mid after, int limit, FetchResult* out);
+  // Undelivered messages for `user` with mid > after (hello without cursor), oldest first: at
+  // most `limit` messages and about `max_bytes` of them (always at least one).
+  util::Status FetchPending(UserId user, Mid after, int limit, FetchResult* out, size_t max_bytes = 1 << 20);
   // Every message of `user`'s conversations with mid > cursor, also their own (hello with a
-  // cursor: a device catching up), oldest first, from the history cache.
-  util::Status FetchSince(UserId user, Mid cursor, int limit, FetchResult* out);
+  // cursor: a device catching up), oldest first, from the history cache. Same bounds.
+  util::Status FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes = 1 << 20);
 
   // A page of a conversation, newest `limit` before `before` (0 = newest), returned oldest first.
   util::Status History(const UserInfo& user, const std::string& with, const std::string& room, Mid before, int limit,

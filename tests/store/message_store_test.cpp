@@ -163,6 +163,30 @@ TEST_CASE("pool: the per-user quota refuses with a clear error and frees up on a
   CHECK(g.Send(g.alice, "bob", "b", "12345", &r).code() == util::Code::kQuotaExceeded);
 }
 
+TEST_CASE("catch-up: pages are bounded by bytes too, and continue where they stopped") {
+  Fixture f;
+  std::string big(4000, 'x');
+  std::vector<store::Mid> mids;
+  for (int i = 0; i < 10; ++i) mids.push_back(f.SendOk(f.alice, "bob", big));
+  for (bool cursor : {false, true}) {
+    CAPTURE(cursor);
+    std::vector<store::Mid> got;
+    store::Mid after = 0;
+    for (int pages = 0; pages < 20; ++pages) {
+      store::FetchResult r;
+      REQUIRE((cursor ? f.ms().FetchSince(f.bob.id, after, 1000, &r, 10000)
+                      : f.ms().FetchPending(f.bob.id, after, 1000, &r, 10000))
+                  .ok());
+      REQUIRE(r.messages.size() <= 3);  // 3 x 4 KiB passes 10,000 bytes
+      for (auto& m : r.messages) got.push_back(m.mid);
+      if (r.complete) break;
+      REQUIRE_FALSE(r.messages.empty());
+      after = r.messages.back().mid;
+    }
+    CHECK(got == mids);
+  }
+}
+
 TEST_CASE("catch-up: a device with a cursor gets exactly what came after it, its own messages too") {
   Fixture f;
   std::vector<store::Mid> bobs;
