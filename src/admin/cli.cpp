@@ -106,6 +106,7 @@ const char* kFooter = R"(Examples:
   chatd user list
   chatd purge --delivered --older-than 30d --dry-run
   chatd stats
+  chatd backup /var/backups/chatd-$(date +%F).db
 
 Settings: a flag beats CHATD_* in the environment, which beats the config file.)";
 

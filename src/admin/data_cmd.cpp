@@ -54,10 +54,14 @@ void DataCommands::Register(CLI::App& app) {
       ->capture_default_str();
   purge_->add_flag("--dry-run", dry_run_, "Count what would go, remove nothing");
   stats_ = app.add_subcommand("stats", "Print users, messages, undelivered rows and sizes");
-  for (auto* sub : {purge_, stats_}) sub->fallthrough();
+  backup_ = app.add_subcommand("backup", "Write a consistent copy of the database (works while the server runs)");
+  backup_->add_option("file", backup_file_, "Where to write it (must not exist); history needs no backup")->required();
+  for (auto* sub : {purge_, stats_, backup_}) sub->fallthrough();
 }
 
-bool DataCommands::parsed() const { return (purge_ && purge_->parsed()) || (stats_ && stats_->parsed()); }
+bool DataCommands::parsed() const {
+  return (purge_ && purge_->parsed()) || (stats_ && stats_->parsed()) || (backup_ && backup_->parsed());
+}
 
 int DataCommands::Run(const config::Config& cfg, std::ostream& out, std::ostream& err) {
   AdminDb adb;
@@ -81,6 +85,16 @@ int DataCommands::Run(const config::Config& cfg, std::ostream& out, std::ostream
     }
     out << (dry_run_ ? "would remove " : "removed ") << report.delivery_rows << " delivered pool row(s) and "
         << report.messages << " message(s)" << (age > 0 ? " older than " + older_than_ : "") << "\n";
+    return 0;
+  }
+  if (backup_->parsed()) {
+    s = store::Backup(adb.db.get(), backup_file_);
+    if (!s.ok()) {
+      err << "chatd: backup failed: " << s.message() << "\n";
+      return 1;
+    }
+    out << "wrote " << backup_file_ << "; restore by stopping chatd and putting it in place of "
+        << adb.dir->DbPath() << "\n";
     return 0;
   }
   store::Stats st;

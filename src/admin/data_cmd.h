@@ -27,6 +27,8 @@ class DataCommands {
  private:
   CLI::App* purge_ = nullptr;
   CLI::App* stats_ = nullptr;
+  CLI::App* backup_ = nullptr;
+  std::string backup_file_;
   bool delivered_ = false;
   bool dry_run_ = false;
   std::string older_than_ = "0";

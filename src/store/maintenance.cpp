@@ -89,6 +89,16 @@ Status PurgeDelivered(SqliteDb* db, int64_t cutoff_ms, bool dry_run, PurgeReport
   return txn.Commit();
 }
 
+Status Backup(SqliteDb* db, const std::string& dest) {
+  struct stat st {};
+  if (stat(dest.c_str(), &st) == 0) return Status::Conflict(dest + " exists already; choose a new file");
+  std::unique_ptr<SqliteStmt> vacuum;
+  Status s = db->Prepare("VACUUM INTO ?1", &vacuum);
+  if (!s.ok()) return s;
+  vacuum->Bind(1, dest);
+  return vacuum->Run();
+}
+
 Status CollectStats(SqliteDb* db, const std::string& db_path, const std::string& history_path, Stats* out) {
   struct {
     const char* sql;

@@ -31,6 +31,10 @@ struct Stats {
   int64_t last_mid = 0;
 };
 
+// A consistent copy of the database at `dest` (SQLite's VACUUM INTO), taken while the server
+// runs. `dest` must not exist yet.
+util::Status Backup(SqliteDb* db, const std::string& dest);
+
 util::Status CollectStats(SqliteDb* db, const std::string& db_path, const std::string& history_path, Stats* out);
 
 }  // namespace chatd::store
