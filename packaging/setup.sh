@@ -64,6 +64,7 @@ case "$mode" in
         -DCHATD_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
       echo "setup: sanitizer build took $(( $(date +%s) - start ))s"
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        LSAN_OPTIONS=suppressions=$here/tests/lsan.supp \
         ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 600 -LE no-sanitizer
     fi
     ;;

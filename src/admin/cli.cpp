@@ -39,7 +39,8 @@ class EnvFirstToml : public CLI::ConfigTOML {
     std::vector<CLI::ConfigItem> kept;
     for (auto& item : parsed) {
       const char* env = item.parents.empty() ? std::getenv(EnvName(item.name).c_str()) : nullptr;
-      bool empty = std::all_of(item.inputs.begin(), item.inputs.end(), [](const std::string& v) { return v.empty(); });
+      bool empty = std::all_of(item.inputs.begin(), item.inputs.end(),
+                               [](const std::string& v) { return v.empty() || v == "[]"; });
       if ((env == nullptr || *env == '\0') && !empty) kept.push_back(std::move(item));
     }
     return kept;
@@ -94,6 +95,46 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
   b.Bind("log-level", c.log_level, "err, warn, notice, info or debug")
       ->group("Logging")
       ->check(CLI::IsMember({"err", "warn", "notice", "info", "debug"}));
+}
+
+// The effective settings as a config file that reads back to the same values. Secrets are
+// not printed.
+std::string EffectiveSettings(CLI::App& app, const std::vector<std::string>& keys) {
+  std::string out;
+  for (const auto& key : keys) {
+    CLI::Option* opt = app.get_option("--" + key);
+    std::vector<std::string> values = opt->results();
+    bool is_vector = opt->get_expected_max() > 1;
+    if (values.empty()) {
+      std::string def = opt->get_default_str();
+      if (!def.empty() && !(is_vector && def == "[]")) values.push_back(def);
+    }
+    auto quote = [](const std::string& v) {
+      bool number = !v.empty() && v.find_first_not_of("0123456789-") == std::string::npos;
+      if (number) return v;
+      std::string q = "\"";
+      for (char c : v) {
+        if (c == '"' || c == '\\') q.push_back('\\');
+        q.push_back(c);
+      }
+      return q + "\"";
+    };
+    if (key == "site-secret") {
+      out += values.empty() || values[0].empty() ? "site-secret = \"\"\n"
+                                                 : "# site-secret = (set; not shown)\n";
+      continue;
+    }
+    out += key + " = ";
+    if (is_vector) {
+      out += "[";
+      for (size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + quote(values[i]);
+      out += "]";
+    } else {
+      out += quote(values.empty() ? std::string() : values.back());
+    }
+    out += "\n";
+  }
+  return out;
 }
 
 const char* kFooter = R"(Examples:
@@ -208,7 +249,8 @@ int RunCli(int argc, const char* const* argv, const ServeFn& serve, std::ostream
   util::SetLogLevel(level);
 
   if (check_cmd->parsed()) {
-    out << "# chatd settings: OK\n" << app.config_to_str(true, false);
+    out << "# chatd settings: OK (registration " << (cfg.registration_open ? "open" : "closed") << ")\n"
+        << EffectiveSettings(app, keys);
     return 0;
   }
   if (users.parsed()) return users.Run(cfg, out, err, read_password);

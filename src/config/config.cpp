@@ -110,7 +110,8 @@ util::Status Config::Validate() {
     if (!s.ok()) return s;
   }
   if (idle_timeout <= ping_interval) return Bad("idle-timeout", "must be larger than ping-interval");
-  if (max_text + 1024 > max_frame) return Bad("max-text", "must be at least 1 KiB smaller than max-frame");
+  // A message's JSON wrapping needs room in the frame: max-text is capped at max-frame - 1 KiB.
+  if (max_text + 1024 > max_frame) max_text = max_frame - 1024;
   if (!site_secret.empty() && site_secret.size() < 32) {
     return Bad("site-secret", "must be at least 32 characters (or empty to turn site tokens off)");
   }

@@ -137,7 +137,10 @@ Status LwsServer::Start() {
   if (config_.listen_host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.server_string = "chatd";
 
+  // A failed bind makes lws log several lines; chatd says it once, below.
+  lws_set_log_level(0, EmitLws);
   context_ = lws_create_context(&info);
+  lws_set_log_level(lws_levels, EmitLws);
   if (!context_) return Status::Internal("cannot listen on " + config_.listen + " (address in use or not available)");
   vhost_ = lws_get_vhost_by_name(context_, "default");
   port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.listen_port;

@@ -220,9 +220,23 @@ std::vector<std::string_view> SplitFrame(std::string_view frame) {
   return lines;
 }
 
+// Parses exactly one JSON value filling `json` (whitespace around it allowed, nothing else).
+static cJSON* ParseWhole(std::string_view json) {
+  const char* end = nullptr;
+  cJSON* root = cJSON_ParseWithLengthOpts(json.data(), json.size(), &end, false);
+  if (!root) return nullptr;
+  for (const char* p = end; p < json.data() + json.size(); ++p) {
+    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+      cJSON_Delete(root);
+      return nullptr;
+    }
+  }
+  return root;
+}
+
 Status Decode(std::string_view json, Request* out) {
   *out = Request{};
-  JsonPtr root(cJSON_ParseWithLength(json.data(), json.size()));
+  JsonPtr root(ParseWhole(json));
   if (!root) return Status::BadRequest("malformed JSON");
   if (!cJSON_IsObject(root.get())) return Status::BadRequest("a request must be a JSON object");
   Status s = DecodeId(root.get(), &out->id);
@@ -250,7 +264,7 @@ Status Decode(std::string_view json, Request* out) {
 }
 
 Status DecodeCredentials(std::string_view json, std::string* user, std::string* password) {
-  JsonPtr root(cJSON_ParseWithLength(json.data(), json.size()));
+  JsonPtr root(ParseWhole(json));
   if (!root || !cJSON_IsObject(root.get())) return Status::BadRequest("expected a JSON object {\"user\":…,\"password\":…}");
   Status s = RequireString(root.get(), "user", 64, user);
   if (!s.ok()) return s;
