@@ -144,7 +144,14 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
     return;
   }
   switch (req.type) {
-    case RequestType::kWho: return HandleWho(sid, req);
+    case RequestType::kWho: {
+      // Listing everyone online costs O(users): it spends from the same bucket as sends.
+      int64_t retry_ms = 0;
+      if (!TakeToken(session.user.id, &retry_ms)) {
+        return SendError(sid, req.id, Status::RateLimited("slow down"), retry_ms);
+      }
+      return HandleWho(sid, req);
+    }
     case RequestType::kSend: return HandleSend(sid, session, req);
     case RequestType::kAck: return HandleAck(sid, session, req);
     case RequestType::kHistory: return HandleHistory(sid, session, req);
