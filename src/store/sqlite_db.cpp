@@ -35,7 +35,8 @@ Status SqliteDb::Open(const std::string& path, std::unique_ptr<SqliteDb>* out) {
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=FULL;"
       "PRAGMA foreign_keys=ON;"
-      "PRAGMA temp_store=MEMORY;");
+      "PRAGMA temp_store=MEMORY;"
+      "PRAGMA cache_size=-65536;");  // 64 MiB of page cache: hot index pages stay in memory
   if (!s.ok()) return Status::Internal("cannot set up " + path + ": " + s.message());
   *out = std::move(db);
   return Status::Ok();
