@@ -2,6 +2,7 @@
 #include "net/lws_server.h"
 
 #include <arpa/inet.h>
+#include <ev.h>
 #include <libwebsockets.h>
 
 #include <cstring>
@@ -111,6 +112,7 @@ LwsServer::LwsServer(const config::Config& config, util::CompletionQueue* comple
 
 LwsServer::~LwsServer() {
   if (context_) lws_context_destroy(context_);
+  if (loop_) ev_loop_destroy(loop_);
 }
 
 Status LwsServer::Start() {
@@ -136,6 +138,11 @@ Status LwsServer::Start() {
   info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
   if (config_.listen_host.find(':') == std::string::npos) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   info.server_string = "chatd";
+  loop_ = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+  if (!loop_) return Status::Internal("cannot create the event loop");
+  void* foreign_loops[] = {loop_};
+  info.foreign_loops = foreign_loops;
+  info.options |= LWS_SERVER_OPTION_LIBEV;
 
   // A failed bind makes lws log several lines; chatd says it once, below.
   lws_set_log_level(0, EmitLws);
@@ -169,9 +176,7 @@ void LwsServer::ScheduleTick() {
 
 void LwsServer::Run() {
   ScheduleTick();
-  while (!done_) {
-    if (lws_service(context_, 0) < 0) break;
-  }
+  ev_run(loop_, 0);  // until OnTick() breaks it
   // Connections still open now are cut; their CLOSED callbacks still reach the core.
   lws_sul_cancel(&tick_->sul);
   completions_->SetWake({});
@@ -202,7 +207,7 @@ void LwsServer::OnTick() {
     LOG_ERR("tick: %s", e.what());
   }
   if (done_) {
-    lws_cancel_service(context_);  // lws polls once more after timers: wake it so Run() sees done_
+    ev_break(loop_, EVBREAK_ALL);
   } else {
     ScheduleTick();
   }

@@ -9,8 +9,8 @@
 // everything queued is packed into ONE WebSocket message (newline-separated) and written once.
 // Past `outbound_limit` bytes the connection is closed with 4008.
 //
-// Threads: everything here runs on the one lws service thread, except RequestStop(), which is
-// async-signal-safe. Worker threads reach this thread only through the CompletionQueue, whose
+// Threads: everything here runs on the one lws service thread (the libev loop, see loop_),
+// except RequestStop(), which is async-signal-safe. Worker threads reach this thread only through the CompletionQueue, whose
 // wake function is lws_cancel_service(); the queue is drained in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
 //
 // Per-session lws memory holds only a trivial struct with an id (STYLE R2); the C++ state of
@@ -34,6 +34,7 @@
 struct lws;
 struct lws_context;
 struct lws_vhost;
+struct ev_loop;
 
 namespace chatd::net {
 
@@ -130,6 +131,9 @@ class LwsServer final : public core::Outbox {
   core::AuthService* auth_;
   core::ChatService* service_ = nullptr;
 
+  // The event loop: libev with epoll, handed to lws as a foreign loop. lws's own poll() loop
+  // costs O(connections) per wake-up, which dominates at a few thousand messages a second.
+  struct ev_loop* loop_ = nullptr;
   lws_context* context_ = nullptr;
   lws_vhost* vhost_ = nullptr;
   int port_ = 0;
