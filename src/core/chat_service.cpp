@@ -21,6 +21,7 @@ namespace {
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseInternal = 1011;
 constexpr size_t kWhoLimit = 500;
+constexpr size_t kMaxHeldBytes = 256 * 1024;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -119,13 +120,49 @@ void ChatService::OnFrame(SessionId sid, std::string_view frame) {
   for (std::string_view line : proto::SplitFrame(frame)) {
     Session* s = Find(sid);
     if (!s) return;  // closed while handling an earlier line
-    proto::Request req;
-    Status st = proto::Decode(line, &req);
-    if (!st.ok()) {
-      SendError(sid, req.id, st);
+    if (s->state == State::kAuthenticating || s->state == State::kLoading) {
+      // A hello is being answered: keep what follows it, in order, for after the welcome.
+      if (s->held_bytes + line.size() > kMaxHeldBytes) {
+        proto::Request req;
+        (void)proto::Decode(line, &req);
+        SendError(sid, req.id, Status::RateLimited("wait for the welcome before sending more"), 100);
+        continue;
+      }
+      s->held_bytes += line.size();
+      s->held.emplace_back(line);
       continue;
     }
-    Handle(sid, *s, req);
+    HandleLine(sid, line);
+  }
+}
+
+void ChatService::HandleLine(SessionId sid, std::string_view line) {
+  Session* s = Find(sid);
+  if (!s) return;
+  proto::Request req;
+  Status st = proto::Decode(line, &req);
+  if (!st.ok()) {
+    SendError(sid, req.id, st);
+    return;
+  }
+  Handle(sid, *s, req);
+}
+
+void ChatService::ReleaseHeld(SessionId sid) {
+  Session* s = Find(sid);
+  if (!s || s->held.empty()) return;
+  std::vector<std::string> held;
+  held.swap(s->held);
+  s->held_bytes = 0;
+  for (const auto& line : held) {
+    Session* again = Find(sid);
+    if (!again) return;
+    if (again->state == State::kAuthenticating || again->state == State::kLoading) {
+      again->held_bytes += line.size();  // another hello is in flight: keep waiting
+      again->held.push_back(line);
+      continue;
+    }
+    HandleLine(sid, line);
   }
 }
 
@@ -139,10 +176,11 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
     SendText(sid, EncodeOk(req.id));
     return;
   }
-  if (!LoggedIn(session) || session.state == State::kLoading) {
-    SendError(sid, req.id, Status::Unauthorized(LoggedIn(session) ? "wait for the welcome" : "send a hello first"));
+  if (!LoggedIn(session)) {
+    SendError(sid, req.id, Status::Unauthorized("send a hello first"));
     return;
   }
+
   switch (req.type) {
     case RequestType::kWho: {
       // Listing everyone online costs O(users): it spends from the same bucket as sends.
@@ -216,7 +254,12 @@ void ChatService::CompleteHello(SessionId sid, const proto::Request& req, const 
     s->state = State::kAwaitHello;
     Status answer = status.code() == util::Code::kNotFound ? Status::Unauthorized(status.message()) : status;
     SendError(sid, req.id, answer);
-    if (++s->failed_hellos >= options_.max_failed_hellos) outbox_->Close(sid, kClosePolicy, "too many failed logins");
+    if (++s->failed_hellos >= options_.max_failed_hellos) {
+      outbox_->Close(sid, kClosePolicy, "too many failed logins");
+      s->held.clear();
+      return;
+    }
+    ReleaseHeld(sid);  // each held request gets its own `unauthorized`
     return;
   }
   s->state = State::kLoading;
@@ -283,6 +326,7 @@ void ChatService::SendWelcome(SessionId sid, Session& session, const store::User
   SendText(sid, std::move(out));
   session.state = State::kSyncing;
   FetchNextPage(sid, session);
+  ReleaseHeld(sid);
 }
 
 void ChatService::FetchNextPage(SessionId sid, Session& session) {

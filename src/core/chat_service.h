@@ -90,6 +90,9 @@ class ChatService {
     store::UserInfo user;
     std::string device;
     std::string hello_id;           // the hello's id, for the welcome's `re`
+    // Requests pipelined behind a hello wait here until its welcome (bounded; see OnFrame).
+    std::vector<std::string> held;
+    size_t held_bytes = 0;
     size_t inflight = 0;            // storage requests waiting
     bool sync_with_cursor = false;
     store::Mid sync_pos = 0;        // last mid sent during catch-up
@@ -116,6 +119,9 @@ class ChatService {
   // chat_service.cpp
   void Handle(SessionId sid, Session& session, const proto::Request& req);
   void HandleHello(SessionId sid, Session& session, const proto::Request& req);
+  void HandleLine(SessionId sid, std::string_view line);
+  // Runs the requests held behind a hello, once it has been answered.
+  void ReleaseHeld(SessionId sid);
   void CompleteHello(SessionId sid, const proto::Request& req, const util::Status& status,
                      const store::UserInfo& user);
   void SendWelcome(SessionId sid, Session& session, const store::UserState& state);

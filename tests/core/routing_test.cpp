@@ -183,3 +183,26 @@ TEST_CASE("ack: answered when it has an id; what it covers is not sent again") {
   CHECK(Count(again, R"("type":"message")") == 1);
   CHECK(Has(again, R"("mid":3)"));
 }
+
+TEST_CASE("pipelining: requests sent right behind a hello wait for its welcome, in order") {
+  CoreHarness h;
+  h.AddUser("bob");
+  h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", ""});
+  std::string token = auth::SignSiteToken("alice", h.clock.NowMs() / 1000 + 60, "0123456789abcdef0123456789abcdef");
+  h.service.OnFrame(1, R"({"type":"hello","id":1,"token":")" + token + "\"}\n" +
+                           R"({"type":"send","id":2,"cid":"p1","to":"bob","text":"right away"})" + "\n" +
+                           R"({"type":"join","id":3,"room":"now"})");
+  h.Settle();
+  auto frames = NoPresence(h.outbox.Take(1));
+  REQUIRE(frames.size() >= 4);
+  CHECK(frames[0].find(R"({"type":"welcome","re":1)") == 0);
+  CHECK(Has(frames, R"({"type":"ok","re":2,"mid":1)"));
+  CHECK(Has(frames, R"("re":3,"room":"now")"));
+  // A failed hello answers the held requests unauthorized.
+  h.service.OnOpen(2, core::OpenInfo{"127.0.0.1", ""});
+  h.service.OnFrame(2, R"({"type":"hello","id":1,"token":"bad"})" "\n" R"({"type":"who","id":2})");
+  h.Settle();
+  auto bad = h.outbox.Take(2);
+  CHECK(Has(bad, R"("re":1,"code":"unauthorized")"));
+  CHECK(Has(bad, R"("re":2,"code":"unauthorized")"));
+}
