@@ -42,6 +42,16 @@ std::string Key(char tag, uint64_t a, uint64_t b) {
   return k;
 }
 
+// The cache is written without RocksDB's WAL: SQLite holds the durable copy. A crash loses the
+// unflushed memtable as a whole, so what survives is always a prefix of the writes with its own
+// high-water mark, and start-up copies the rest from SQLite. (It also sidesteps RocksDB
+// recovering a damaged WAL as "OK" with keys missing.)
+rocksdb::WriteOptions CacheWrite() {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return wo;
+}
+
 Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::Ok();
   if (s.IsNoSpace()) return Status::StorageFull(std::string(what) + ": " + s.ToString());
@@ -115,7 +125,8 @@ Status HistoryCache::Open(const std::string& path, const std::string& epoch, std
     }
     if (rs.IsNotFound() && (!existed || attempt > 0)) {
       // A brand-new cache: stamp it with the database's epoch.
-      rs = cache->db_->Put(rocksdb::WriteOptions(), kEpochKey, epoch);
+      rs = cache->db_->Put(CacheWrite(), kEpochKey, epoch);
+      if (rs.ok()) rs = cache->db_->Flush(rocksdb::FlushOptions());  // the epoch must survive a crash
       if (!rs.ok()) return FromRocks(rs, "cannot initialise history cache");
       *rebuilt = *rebuilt || existed;
       cache->high_water_ = 0;
@@ -171,9 +182,7 @@ Status HistoryCache::Flush() {
     PutBE64(&hw, static_cast<uint64_t>(staged_high_));
     batch_->Put(kHighWaterKey, hw);
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = false;  // a cache: SQLite holds the durable copy
-  rocksdb::Status rs = db_->Write(wo, batch_.get());
+  rocksdb::Status rs = db_->Write(CacheWrite(), batch_.get());
   batch_->Clear();
   if (!rs.ok()) return FromRocks(rs, "history write");
   if (staged_high_ > high_water_) high_water_ = staged_high_;
@@ -267,7 +276,7 @@ Status HistoryCache::Trim(ConvId conv, int max_count, int64_t min_ts) {
   it.reset();
   if (!s.ok() || cut.empty()) return s;
   cut.push_back('\0');  // DeleteRange's end is exclusive: include `cut` itself
-  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), lower, cut),
+  return FromRocks(db_->DeleteRange(CacheWrite(), db_->DefaultColumnFamily(), lower, cut),
                    "history trim");
 }
 
@@ -290,7 +299,7 @@ Status HistoryCache::TrimUserIndex(UserId user, int keep) {
   it.reset();
   if (!s.ok() || cut.empty()) return s;
   cut.push_back('\0');
-  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), lower, cut),
+  return FromRocks(db_->DeleteRange(CacheWrite(), db_->DefaultColumnFamily(), lower, cut),
                    "history trim");
 }
 

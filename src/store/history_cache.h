@@ -14,8 +14,9 @@
 // database's, the folder is moved aside (history.broken-<time>) and a fresh one is made, with a
 // log line saying so; the caller then refills it from SQLite from high_water().
 //
-// Writes are staged with Put*() and written as one WriteBatch by Flush() (no fsync: after a
-// crash the cache may be behind, and start-up catches it up from SQLite).
+// Writes are staged with Put*() and written as one WriteBatch by Flush(), without RocksDB's WAL:
+// after a crash the cache is behind by its unflushed memtable, and start-up catches it up from
+// SQLite (a clean shutdown flushes it).
 // One thread at a time (the storage thread); the object owns the rocksdb::DB.
 #pragma once
 

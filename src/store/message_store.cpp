@@ -2,6 +2,7 @@
 #include "store/message_store.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "proto/json_writer.h"
 #include "store/accounts.h"
@@ -102,6 +103,7 @@ Status MessageStore::Reload() {
   conv_users_.clear();
   pool_use_.clear();
   rooms_.clear();
+  recipients_.clear();
   history_->Discard();
   return Status::Ok();
 }
@@ -122,6 +124,25 @@ Status MessageStore::NameOf(UserId id, std::string* out) {
   if (names_.size() > 100000) names_.clear();
   names_[id] = info.name;
   *out = info.name;
+  return Status::Ok();
+}
+
+Status MessageStore::FindRecipient(const std::string& name, UserInfo* out) {
+  // Names never change and accounts are rarely deleted: a lookup per send is worth caching.
+  std::string key = name;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = recipients_.find(key);
+  if (it != recipients_.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  UserRecord rec;
+  Status s = accounts_->FindUser(name, &rec);
+  if (s.code() == util::Code::kNotFound) return Status::NotFound("no user '" + name + "'");
+  if (!s.ok()) return s;
+  if (recipients_.size() > 100000) recipients_.clear();
+  recipients_[key] = rec.info;
+  *out = rec.info;
   return Status::Ok();
 }
 
@@ -275,11 +296,8 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
   if (broadcast) {
     if (!req.sender.admin) return Status::Forbidden("only admins may broadcast");
   } else {
-    UserRecord rec;
-    Status s = accounts_->FindUser(req.to, &rec);
-    if (s.code() == util::Code::kNotFound) return Status::NotFound("no user '" + req.to + "'");
+    Status s = FindRecipient(req.to, &recipient);
     if (!s.ok()) return s;
-    recipient = rec.info;
     int64_t count = 0, used = 0;
     if (!(s = PoolUsage(recipient.id, &count, &used)).ok()) return s;
     if (count + 1 > limits_.pool_max_messages || used + bytes > limits_.pool_max_bytes) {

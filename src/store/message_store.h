@@ -159,6 +159,7 @@ class MessageStore {
   MessageStore(SqliteDb* db, Accounts* accounts, HistoryCache* history, MessageLimits limits)
       : db_(db), accounts_(accounts), history_(history), limits_(limits) {}
   util::Status Prepare();
+  util::Status FindRecipient(const std::string& name, UserInfo* out);
   util::Status DirectConv(UserId a, UserId b, bool create, int64_t now_ms, ConvId* out);
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
   // Finds a room by name (NotFound), with its member list.
@@ -190,6 +191,7 @@ class MessageStore {
   std::unordered_map<ConvId, std::pair<UserId, UserId>> conv_users_;  // direct conv -> its users
   std::unordered_map<UserId, PoolUse> pool_use_;
   std::unordered_map<UserId, std::string> names_;
+  std::unordered_map<std::string, UserInfo> recipients_;  // lower-case name -> user
   std::unordered_map<std::string, RoomInfo> rooms_;  // lower-case name -> room
   std::set<ConvId> touched_convs_;
   std::set<UserId> touched_users_;
