@@ -107,7 +107,26 @@ Status Engine::EnsureUser(const std::string& name, UserInfo* out) {
   return accounts_->CreateUser(name, "", false, options_.clock->NowMs(), out);
 }
 
+Status Engine::RebuildHistory() {
+  std::string epoch;
+  Status s = ReadEpoch(db_.get(), &epoch);
+  if (!s.ok()) return s;
+  history_.reset();
+  if (!(s = HistoryCache::MoveAside(options_.history_path, "a read failed")).ok()) return s;
+  bool rebuilt = false;
+  if (!(s = HistoryCache::Open(options_.history_path, epoch, &history_, &rebuilt)).ok()) return s;
+  messages_->set_history(history_.get());
+  int64_t copied = 0;
+  if (!(s = messages_->CatchUpHistory(&copied)).ok()) return s;
+  LOG_NOTICE("history cache rebuilt: %lld message(s) copied from SQLite", static_cast<long long>(copied));
+  return Status::Ok();
+}
+
 Status Engine::Maintain() {
+  if (history_->broken()) {
+    Status r = RebuildHistory();
+    if (!r.ok()) LOG_ERR("history cache rebuild failed: %s", r.ToString().c_str());
+  }
   int removed = 0;
   Status s = accounts_->PurgeExpiredSessions(options_.clock->NowMs(), &removed);
   if (s.ok() && removed > 0) LOG_INFO("removed %d expired login sessions", removed);

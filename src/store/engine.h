@@ -72,8 +72,10 @@ class Engine {
   HistoryCache& history() { return *history_; }
 
   // Periodic housekeeping, run by the storage thread between batches: history retention,
-  // expired login sessions.
+  // expired login sessions, and a rebuild of the history cache if a read found it damaged
+  // (until then history is answered from SQLite).
   util::Status Maintain();
+  util::Status RebuildHistory();
 
   // A cheap query that proves the database answers (for /healthz).
   util::Status Ping();

@@ -189,6 +189,13 @@ Status HistoryCache::Flush() {
   return Status::Ok();
 }
 
+Status HistoryCache::ReadStatus(const rocksdb::Status& rs) {
+  if (rs.ok()) return Status::Ok();
+  if (!broken_) LOG_ERR("history cache read failed (%s): answering from SQLite until it is rebuilt", rs.ToString().c_str());
+  broken_ = true;
+  return FromRocks(rs, "history read");
+}
+
 void HistoryCache::Discard() {
   if (batch_) batch_->Clear();
   staged_high_ = high_water_;
@@ -209,7 +216,7 @@ Status HistoryCache::Page(ConvId conv, Mid before, int limit, std::vector<Entry>
     out->push_back(Entry{static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<int64_t>(GetBE64(v.data())),
                          std::string(v.data() + 8, v.size() - 8)});
   }
-  return FromRocks(it->status(), "history read");
+  return ReadStatus(it->status());
 }
 
 Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>* out) {
@@ -224,7 +231,7 @@ Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>
     out->push_back(Entry{static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<int64_t>(GetBE64(v.data())),
                          std::string(v.data() + 8, v.size() - 8)});
   }
-  return FromRocks(it->status(), "history read");
+  return ReadStatus(it->status());
 }
 
 Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out) {
@@ -238,7 +245,7 @@ Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<st
     if (k.size() != 17 || v.size() != 8) continue;
     out->emplace_back(static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<ConvId>(GetBE64(v.data())));
   }
-  return FromRocks(it->status(), "history read");
+  return ReadStatus(it->status());
 }
 
 Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {
@@ -246,7 +253,7 @@ Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {
   rocksdb::Status rs =
       db_->Get(rocksdb::ReadOptions(), Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(mid)), &v);
   if (rs.IsNotFound() || (rs.ok() && v.size() < 8)) return Status::NotFound("not in history cache");
-  if (!rs.ok()) return FromRocks(rs, "history read");
+  if (!rs.ok()) return ReadStatus(rs);
   out->mid = mid;
   out->ts = static_cast<int64_t>(GetBE64(v.data()));
   out->json.assign(v.data() + 8, v.size() - 8);

@@ -31,6 +31,7 @@
 
 namespace rocksdb {
 class DB;
+class Status;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -52,6 +53,10 @@ class HistoryCache {
   ~HistoryCache();
   HistoryCache(const HistoryCache&) = delete;
   HistoryCache& operator=(const HistoryCache&) = delete;
+
+  // A read failed (damage RocksDB did not see at open): callers answer from SQLite, and the
+  // engine rebuilds the cache at its next maintenance.
+  bool broken() const { return broken_; }
 
   // Every message with mid <= high_water() is in the cache (unless retention removed it).
   Mid high_water() const { return high_water_; }
@@ -80,11 +85,13 @@ class HistoryCache {
  private:
   HistoryCache() = default;
   util::Status LoadHighWater();
+  util::Status ReadStatus(const rocksdb::Status& rs);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   Mid high_water_ = 0;
   Mid staged_high_ = 0;
+  bool broken_ = false;
 };
 
 }  // namespace chatd::store

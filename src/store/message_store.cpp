@@ -46,6 +46,15 @@ constexpr const char* kPendingBroadcast =
     "SELECT mid, conv_id, sender_id, text, ts FROM messages "
     "WHERE conv_id = 1 AND mid > max(?2, (SELECT joined_mid FROM users WHERE id = ?1)) AND sender_id != ?1 "
     "ORDER BY mid LIMIT ?3";
+constexpr const char* kSinceConversations =
+    "SELECT m.mid, m.conv_id, m.sender_id, m.text, m.ts FROM members mb "
+    "JOIN conversations c ON c.id = mb.conv_id "
+    "JOIN messages m ON m.conv_id = mb.conv_id "
+    "  AND m.mid > max(?2, CASE WHEN c.kind = 2 THEN mb.joined_mid ELSE 0 END) "
+    "WHERE mb.user_id = ?1 ORDER BY m.mid LIMIT ?3";
+constexpr const char* kSinceBroadcast =
+    "SELECT mid, conv_id, sender_id, text, ts FROM messages "
+    "WHERE conv_id = 1 AND mid > max(?2, (SELECT joined_mid FROM users WHERE id = ?1)) ORDER BY mid LIMIT ?3";
 constexpr const char* kUserRooms =
     "SELECT mb.conv_id, mb.joined_mid FROM members mb JOIN conversations c ON c.id = mb.conv_id AND c.kind = 2 "
     "WHERE mb.user_id = ?1";
@@ -442,6 +451,47 @@ Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult
 }
 
 Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
+  if (history_->broken()) return FetchSinceFromDb(user, cursor, limit, out, max_bytes);
+  Status cached = FetchSinceFromCache(user, cursor, limit, out, max_bytes);
+  if (cached.ok() || !history_->broken()) return cached;
+  return FetchSinceFromDb(user, cursor, limit, out, max_bytes);
+}
+
+Status MessageStore::FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
+  out->messages.clear();
+  out->high_water = last_mid_;
+  std::vector<Row> rows;
+  bool truncated = false;
+  Status s;
+  for (const char* sql : {kSinceConversations, kSinceBroadcast}) {
+    std::unique_ptr<SqliteStmt> st;
+    if (!(s = db_->Prepare(sql, &st)).ok()) return s;
+    st->Bind(1, user).Bind(2, cursor).Bind(3, limit);
+    int n = 0;
+    if (!(s = ReadRows(st.get(), &rows, &n)).ok()) return s;
+    truncated = truncated || n >= limit;
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.mid < b.mid; });
+  if (static_cast<int>(rows.size()) > limit) {
+    rows.resize(static_cast<size_t>(limit));
+    truncated = true;
+  }
+  size_t bytes = 0;
+  for (const auto& r : rows) {
+    if (bytes >= max_bytes) {
+      truncated = true;
+      break;
+    }
+    StoredMessage m{r.mid, r.ts, r.conv, r.sender, nullptr};
+    if (!(s = EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, &m.json)).ok()) return s;
+    bytes += m.json->size();
+    out->messages.push_back(std::move(m));
+  }
+  out->complete = !truncated;
+  return Status::Ok();
+}
+
+Status MessageStore::FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
   out->messages.clear();
   out->high_water = last_mid_;
   bool truncated = false;
@@ -527,8 +577,11 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
     if (!s.ok()) return s;
   }
   std::vector<HistoryCache::Entry> page;
-  Status s = history_->Page(conv, before, limit + 1, &page);
-  if (!s.ok()) return s;
+  Status s = history_->broken() ? Status::Ok() : history_->Page(conv, before, limit + 1, &page);
+  if (!s.ok()) {
+    if (!history_->broken()) return s;
+    page.clear();  // a damaged cache: the whole page comes from SQLite
+  }
   std::vector<std::shared_ptr<const std::string>> newest_first;
   for (auto& e : page) newest_first.push_back(std::make_shared<const std::string>(std::move(e.json)));
   if (static_cast<int>(page.size()) < limit + 1) {

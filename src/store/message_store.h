@@ -144,6 +144,9 @@ class MessageStore {
   // Applies history retention to the conversations written since the last call.
   util::Status TrimHistory(int64_t now_ms);
 
+  // Points the store at a new history cache (after a rebuild).
+  void set_history(HistoryCache* history) { history_ = history; }
+
   // Re-reads in-memory state after a rolled-back batch.
   util::Status Reload();
 
@@ -160,6 +163,8 @@ class MessageStore {
       : db_(db), accounts_(accounts), history_(history), limits_(limits) {}
   util::Status Prepare();
   util::Status FindRecipient(const std::string& name, UserInfo* out);
+  util::Status FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes);
+  util::Status FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes);
   util::Status DirectConv(UserId a, UserId b, bool create, int64_t now_ms, ConvId* out);
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
   // Finds a room by name (NotFound), with its member list.
