@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+#include "common.h"
+
+#include <cstdlib>
+#include <ctime>
+#include <map>
+
+#include "clock.h"
+#include "site_token.h"
+
+namespace chatd::bench {
+
+std::string Common::Token(const std::string& user) const {
+  return SignSiteToken(user, static_cast<int64_t>(std::time(nullptr)) + 3600, secret);
+}
+
+bool ParseCommon(const Args& args, Common* out, std::string* error) {
+  std::string target = args.Str("target", "");
+  if (target.empty() || !ParseTarget(target, &out->loop)) {
+    *error = "--target ws://ADDR:PORT/ws is required";
+    return false;
+  }
+  const char* env = std::getenv("CHATD_BENCH_SECRET");
+  out->secret = args.Str("secret", env ? env : "");
+  if (out->secret.size() < 32) {
+    *error = "--secret (or CHATD_BENCH_SECRET) must be the server's site secret, 32+ characters";
+    return false;
+  }
+  out->server_pid = static_cast<pid_t>(args.Int("server-pid", 0));
+  out->label = args.Str("label", "chatd");
+  out->prefix = args.Str("prefix", "b");
+  int64_t sources = args.Int("sources", 8);
+  out->loop.sources = LoopbackSources(static_cast<size_t>(sources < 0 ? 0 : sources));
+  out->loop.max_connecting = static_cast<size_t>(args.Int("max-connecting", 256));
+  if (out->loop.max_connecting == 0) out->loop.max_connecting = 1;
+  out->start_ns = NowNs();
+  out->deadline_ns = out->start_ns + static_cast<int64_t>(args.Num("time-limit", 120) * 1e9);
+  return true;
+}
+
+std::string FailureSummary(Loop& loop) {
+  std::map<std::string, size_t> why;
+  for (auto& c : loop.conns()) {
+    if (!c->failure) continue;
+    std::string key = c->failure;
+    if (c->error_code[0]) key += std::string(":") + c->error_code;
+    if (c->close_code) key += ":" + std::to_string(c->close_code);
+    ++why[key];
+  }
+  std::string top;
+  size_t best = 0;
+  for (const auto& [k, n] : why) {
+    if (n > best) {
+      best = n;
+      top = k;
+    }
+  }
+  for (char& ch : top) {
+    if (ch == ' ') ch = '_';  // the report is space-separated key=value
+  }
+  return top;
+}
+
+}  // namespace chatd::bench

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+//
+// What every scenario of the load generator shares: the options that say where the server is and
+// how to log in, the HS256 token for a user, and the whole-run time limit.
+//
+//   --target ws://127.0.0.1:PORT/ws   the server (required)
+//   --secret S                        the server's --site-secret (or $CHATD_BENCH_SECRET)
+//   --server-pid PID                  for the server's CPU time and RSS (optional)
+//   --label NAME                      printed as target=NAME (default: chatd)
+//   --prefix P                        user names are P + role + number (default: b)
+//   --sources N                       spread over 127.0.0.2 .. 127.0.0.(N+1) (default 8; 0 = off)
+//   --max-connecting N                connects + logins in flight (default 256)
+//   --time-limit S                    the scenario gives up after S seconds (default 120)
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "args.h"
+#include "client.h"
+
+namespace chatd::bench {
+
+struct Common {
+  LoopOptions loop;
+  std::string secret;
+  pid_t server_pid = 0;
+  std::string label = "chatd";
+  std::string prefix = "b";
+  int64_t start_ns = 0;
+  int64_t deadline_ns = 0;  // absolute, CLOCK_MONOTONIC
+
+  std::string Token(const std::string& user) const;
+  std::string User(const char* role, size_t n) const { return prefix + role + std::to_string(n); }
+};
+
+// Reads the shared options. False (with *error set) when one is missing or wrong.
+bool ParseCommon(const Args& args, Common* out, std::string* error);
+
+// The first line of a failure report, and the most common reason among failed connections.
+std::string FailureSummary(Loop& loop);
+
+}  // namespace chatd::bench

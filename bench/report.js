@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+//
+// Turns the load generator's result lines (RESULTS/<scenario>.chatd, RESULTS/<scenario>.peer,
+// each one line of key=value) into
+//   node report.js line RESULTS NAME   one line: each figure for chatd and the peer, and the ratio
+//   node report.js table RESULTS       the Markdown table for docs/performance.md, on stdout
+// No dependencies beyond Node.js itself.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+// For each scenario: [key, what it is, which way is better ('up', 'down' or '')].
+const IDLE = [
+  ['rss_per_conn_bytes', 'server RSS per connection, bytes', 'down'],
+  ['logins_per_s', 'connects + logins per second (returning users)', 'up'],
+  ['first_logins_per_s', 'connects + logins per second (first login creates the user)', 'up'],
+  ['login_p99_ms', 'login p99 (connect to live), ms', 'down'],
+  ['failures', 'failures (must be 0)', 'down'],
+  ['room', 'room join', ''],
+  ['server_cpu_s', 'server CPU for all logins, s', 'down'],
+];
+const FIGURES = {
+  'idle-10000': { title: '(a) idle: 10,000 logged-in connections', rows: IDLE },
+  'idle-19500': { title: '(a) idle: 19,500 logged-in connections', rows: IDLE },
+  'one-to-one': {
+    title: '(b) 1:1 messages, 100 pairs, ok after durable',
+    rows: [
+      ['max_msgs_per_s', 'messages/s with p99 send->ok under 10 ms', 'up'],
+      ['ok_p50_ms', 'send->ok p50 at that rate, ms', 'down'],
+      ['ok_p99_ms', 'send->ok p99 at that rate, ms', 'down'],
+      ['deliver_p99_ms', 'send->delivery p99 at that rate, ms', 'down'],
+      ['server_cpu_pct', 'server CPU at that rate, % of a core', ''],
+      ['client_cpu_pct', 'generator CPU at that rate, % of a core', ''],
+      ['history', 'conversation found in history afterwards', ''],
+      ['failures', 'failures', 'down'],
+    ],
+  },
+  fanout: {
+    title: '(c) room fan-out, 1,000 members',
+    rows: [
+      ['max_deliveries_per_s', 'deliveries/s with 99 % arriving', 'up'],
+      ['msgs_per_s', 'publisher messages/s at that point', 'up'],
+      ['deliver_p50_ms', 'send->delivery p50 at that point, ms', 'down'],
+      ['deliver_p99_ms', 'send->delivery p99 at that point, ms', 'down'],
+      ['server_cpu_pct', 'server CPU at that point, % of a core', ''],
+      ['client_cpu_pct', 'generator CPU at that point, % of a core', ''],
+      ['first_delivered_pct', 'at 100 msgs/s (100,000 deliveries/s): % delivered within 1 s', 'up'],
+      ['first_deliver_p50_ms', '... send->delivery p50, ms', 'down'],
+      ['first_deliver_p99_ms', '... send->delivery p99, ms', 'down'],
+      ['failures', 'failures', 'down'],
+    ],
+  },
+  latency: {
+    title: '(d) latency',
+    rows: [
+      ['same_ok_p50_ms', '1 pair, 200 msgs/s, same core: send->ok p50, ms', 'down'],
+      ['same_ok_p99_ms', '... send->ok p99, ms', 'down'],
+      ['same_deliver_p99_ms', '... send->delivery p99, ms', 'down'],
+      ['cross_ok_p50_ms', '1 pair, 200 msgs/s, cross core: send->ok p50, ms', 'down'],
+      ['cross_ok_p99_ms', '... send->ok p99, ms', 'down'],
+      ['cross_deliver_p99_ms', '... send->delivery p99, ms', 'down'],
+      ['half_rate', '100 pairs at 50 % of (b): messages/s', 'up'],
+      ['half_ok_p99_ms', '... send->ok p99, ms', 'down'],
+      ['half_deliver_p99_ms', '... send->delivery p99, ms', 'down'],
+    ],
+  },
+  offline: {
+    title: '(e) offline pool',
+    rows: [
+      ['store_msgs_per_s', 'stored messages/s, 1,000 offline users', 'up'],
+      ['store_ok_p99_ms', 'send->ok p99 while storing, ms', 'down'],
+      ['drain100_ms', 'login with 100 pending: hello->live, ms', 'down'],
+      ['drain100000_ms', 'login with 100,000 pending: hello->live, ms', 'down'],
+      ['drain100000_msgs_per_s', '... drained messages/s', 'up'],
+      ['drain100000_received', '... messages received', ''],
+      ['drain100000_in_order', '... oldest first', ''],
+      ['failures', 'failures', 'down'],
+    ],
+  },
+  coldstart: {
+    title: '(f) start-up and size',
+    rows: [
+      ['cold_empty_ms', 'exec -> first accepted upgrade, empty, ms', 'down'],
+      ['cold_full_ms', 'exec -> first accepted upgrade, with stored messages, ms', 'down'],
+      ['stored_messages', '... messages stored', ''],
+      ['data_kib', '... data directory, KiB', ''],
+      ['stripped_bytes', 'stripped binary, bytes', 'down'],
+      ['idle_rss_kib', 'RSS of the idle server after start, KiB', 'down'],
+      ['failures', 'failures', 'down'],
+    ],
+  },
+};
+const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart'];
+
+function parseLine(text) {
+  const out = {};
+  for (const tok of text.trim().split(/\s+/)) {
+    const eq = tok.indexOf('=');
+    if (eq > 0) out[tok.slice(0, eq)] = tok.slice(eq + 1);
+  }
+  return out;
+}
+
+function load(dir, name, target) {
+  const file = path.join(dir, `${name}.${target}`);
+  if (!fs.existsSync(file)) return null;
+  return parseLine(fs.readFileSync(file, 'utf8').split('\n')[0] || '');
+}
+
+function isNum(v) {
+  return typeof v === 'string' && /^-?[0-9]+(\.[0-9]+)?$/.test(v);
+}
+
+function ratio(a, b) {
+  if (!isNum(a) || !isNum(b) || Number(b) === 0) return '-';
+  const r = Number(a) / Number(b);
+  return r >= 10 ? r.toFixed(1) : r.toFixed(2);
+}
+
+function rowsFor(name, chatd, peer) {
+  if (FIGURES[name]) return FIGURES[name].rows;
+  const keys = Object.keys(chatd || peer || {}).filter((k) => k !== 'scenario' && k !== 'target');
+  return keys.map((k) => [k, k, '']);
+}
+
+function oneLine(dir, name) {
+  const chatd = load(dir, name, 'chatd');
+  const peer = load(dir, name, 'peer');
+  const parts = [name];
+  for (const [key] of rowsFor(name, chatd, peer)) {
+    const c = chatd ? chatd[key] ?? '-' : '-';
+    const p = peer ? peer[key] ?? (peer.skipped ? 'n/a' : '-') : 'n/a';
+    let s = `${key}: chatd=${c} peer=${p}`;
+    const r = ratio(c, p);
+    if (r !== '-') s += ` ratio=${r}`;
+    parts.push(s);
+  }
+  for (const [label, line] of [['chatd', chatd], ['peer', peer]]) {
+    if (line && line.why) parts.push(`${label} why=${line.why}`);
+    if (line && line.send) parts.push(`${label} send=${line.send}`);
+    if (line && line.server_failures) parts.push(`${label} server_failures=${line.server_failures} (see stderr)`);
+    if (line && line.fill_why) parts.push(`${label} fill_why=${line.fill_why}`);
+  }
+  return parts.join(' | ');
+}
+
+function machine(root) {
+  const cpus = os.cpus();
+  let commit = '-';
+  try {
+    commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch (e) {
+    // not a git checkout
+  }
+  return [
+    `- Machine: ${cpus.length} × ${cpus[0] ? cpus[0].model : '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `Linux ${os.release()}, loopback only`,
+    `- chatd commit ${commit}; reference peer on Node.js ${process.version} with the \`ws\` package`,
+    `- Load average before the run ${process.env.BENCH_LOAD_BEFORE || '-'}, after it ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} ` +
+      '(anything else running on the machine shows in the figures)',
+    `- Written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by bench/run-all`,
+  ].join('\n');
+}
+
+function table(dir) {
+  const root = path.resolve(__dirname, '..');
+  const out = [];
+  out.push('# chatd performance');
+  out.push('');
+  out.push(machine(root));
+  out.push('');
+  out.push('Server pinned to one CPU, load generator to the other (see bench/README.md for the method and');
+  out.push('its limits). "ratio" is chatd divided by the reference peer; the arrow says which way is');
+  out.push('better. "n/a": the peer stores nothing, so it has no figure there.');
+  out.push('');
+  out.push('| Scenario | Figure | chatd | peer | ratio | better |');
+  out.push('|---|---|---:|---:|---:|:---:|');
+  const names = ORDER.filter((n) => fs.existsSync(path.join(dir, `${n}.chatd`)) || fs.existsSync(path.join(dir, `${n}.peer`)));
+  for (const name of names) {
+    const chatd = load(dir, name, 'chatd');
+    const peer = load(dir, name, 'peer');
+    const title = FIGURES[name] ? FIGURES[name].title : name;
+    let first = true;
+    for (const [key, label, better] of rowsFor(name, chatd, peer)) {
+      const c = chatd ? chatd[key] ?? '-' : '-';
+      const p = peer ? peer[key] ?? (peer.skipped ? 'n/a' : '-') : 'n/a';
+      const arrow = better === 'up' ? '↑' : better === 'down' ? '↓' : '';
+      out.push(`| ${first ? title : ''} | ${label} | ${c} | ${p} | ${ratio(c, p)} | ${arrow} |`);
+      first = false;
+    }
+  }
+  out.push('');
+  out.push('<details><summary>Raw result lines</summary>');
+  out.push('');
+  out.push('```');
+  for (const name of names) {
+    for (const target of ['chatd', 'peer']) {
+      const file = path.join(dir, `${name}.${target}`);
+      if (fs.existsSync(file)) out.push(fs.readFileSync(file, 'utf8').trim());
+    }
+  }
+  out.push('```');
+  out.push('</details>');
+  return out.join('\n') + '\n';
+}
+
+const [cmd, dir, name] = process.argv.slice(2);
+if (cmd === 'line' && dir && name) {
+  process.stdout.write(oneLine(dir, name) + '\n');
+} else if (cmd === 'table' && dir) {
+  process.stdout.write(table(dir));
+} else {
+  process.stderr.write('usage: node report.js line RESULTS NAME | node report.js table RESULTS\n');
+  process.exit(1);
+}
