@@ -450,6 +450,7 @@ class Ws:
         self.conn = conn
         self.pending = collections.deque()  # objects received, not yet handed out
         self.seen = []                      # every object received, in order
+        self.lines = []                     # the raw text of each object in .seen (same index)
         self.frames = 0
 
     @classmethod
@@ -486,6 +487,7 @@ class Ws:
                 raise AssertionError("not an object with a type: %r" % line[:300])
             self.pending.append(obj)
             self.seen.append(obj)
+            self.lines.append(line)
 
     async def recv(self, wait=None):
         """The next object (frames are split on newlines)."""
@@ -523,6 +525,13 @@ class Ws:
                 continue
             return obj
 
+    async def wait_seen(self, type=None, pred=None, wait=None):
+        """Like wait_for, but an object received earlier (even one another wait skipped) counts."""
+        for obj in self.seen:
+            if (type is None or obj.get("type") == type) and (pred is None or pred(obj)):
+                return obj
+        return await self.wait_for(type, pred=pred, wait=wait)
+
     async def request(self, obj, wait=None):
         """Sends `obj` with a fresh id (unless it has one) and returns the answer carrying that
         id in `re` (an ok, an error, or a welcome)."""
@@ -542,6 +551,24 @@ class Ws:
             raise AssertionError("hello %r was answered %r" % (fields, answer))
         await self.wait_for("live")
         return answer
+
+    async def catch_up(self, **fields):
+        """hello that must succeed; returns (welcome, messages, live): `messages` are the
+        message and notification objects that came between the welcome and `live`, in order."""
+        start = len(self.seen)
+        welcome = await self.login(**fields)
+        got = self.seen[start:]
+        i = next(n for n, o in enumerate(got) if o is welcome)
+        j = next(n for n in range(i + 1, len(got)) if got[n].get("type") == "live")
+        messages = [o for o in got[i + 1:j] if o.get("type") in ("message", "notification")]
+        return welcome, messages, got[j]
+
+    def raw(self, obj):
+        """The text of the line that `obj` (an object received on this connection) came in."""
+        for n, o in enumerate(self.seen):
+            if o is obj:
+                return self.lines[n]
+        raise KeyError("not received on this connection")
 
     async def closed(self, wait=None):
         """Waits for the server to close; returns (code, objects received meanwhile)."""
@@ -832,10 +859,21 @@ class _ServerOwner:
     _class_servers = ()
 
     def start_server(self, *args, **kw):
+        return self.make_server(*args, **kw).start()
+
+    def make_server(self, *args, **kw):
+        """A Server owned by the test (stopped in cleanup) that is not started yet: call its
+        start(), e.g. from a thread while an event loop keeps running."""
         srv = Server(*args, **kw)
         self._servers_of_test().append(srv)
         self.addCleanup(_close_and_check, srv)
-        return srv.start()
+        return srv
+
+    def temp_data_dir(self):
+        """A data dir that outlives the servers of the test (for restarts); removed in cleanup."""
+        d = tempfile.mkdtemp(prefix="chatd-e2e-data-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
 
     @classmethod
     def start_class_server(cls, *args, **kw):
