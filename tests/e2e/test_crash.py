@@ -49,6 +49,13 @@ class Cluster:
         self.url = srv.ws_url
         self.generation += 1
 
+    def check_alive(self):
+        """Fails at once if the current server has exited although nobody killed it."""
+        srv = self.srv
+        if self.url is not None and srv.proc.poll() is not None:
+            raise AssertionError("chatd (generation %d, after %d kills) exited by itself with %s; its stderr:\n%s"
+                                 % (self.generation, self.kills, srv.proc.returncode, srv.log()[-6000:]))
+
     async def kill(self):
         self.url = None
         srv = self.srv
@@ -101,6 +108,7 @@ class CrashTest(harness.AsyncChatdTestCase):
                 return await harness.Ws.connect(url, wait=harness.timeout(5))
             except DROPS:
                 figures["failed connects"] += 1
+                cluster.check_alive()
                 await asyncio.sleep(0.02)
                 return None
 
