@@ -51,7 +51,11 @@ void StorageThread::Stop() {
     stopping_ = true;
   }
   cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+    LOG_INFO("storage thread: %llu jobs in %llu batches", static_cast<unsigned long long>(jobs()),
+             static_cast<unsigned long long>(batches()));
+  }
 }
 
 void StorageThread::Loop() {
