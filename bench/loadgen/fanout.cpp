@@ -9,7 +9,10 @@
 // delivery latency percentiles; the step after it is the one that fell short.
 //
 // If the first step fails, the rate goes down by --factor until a step passes (or it is under
-// --min-rate); after the first failure, --refine bisection steps. Members ack the largest mid
+// --min-rate); after the first failure, --refine bisection steps. A second figure bounds the
+// latency too: the best passing step whose delivery p99 is within --p99-ms (default 50); after
+// the ramp, --refine-latency bisection steps between the best such rate and the next one tried
+// above it. Members ack the largest mid
 // they got at most every --ack-ms (default 100; 0 = every frame; -1 = never), as a client that
 // keeps a cursor would.
 #include <algorithm>
@@ -58,6 +61,8 @@ class Fanout : public Handler {
     double min_ratio = 0.99;
     int max_steps = 16;
     int refine = 1;
+    double p99_ms = 50;
+    int refine_latency = 2;
     size_t window = 4096;
     size_t text_bytes = 100;
     int64_t ack_ms = 100;
@@ -226,9 +231,27 @@ int Fanout::Run() {
       break;
     }
   }
+  auto within = [&](const Step& s) {
+    return s.pass && ToMs(s.members.deliver.Percentile(0.99)) <= o_.p99_ms;
+  };
+  // Bisect for the latency-bounded rate: between the best step within the limit and the
+  // lowest rate above it that was not.
+  for (int i = 0; i < o_.refine_latency && lost_ == 0 && NowNs() + step_cost < common_.deadline_ns; ++i) {
+    double ok_rate = 0, bad_rate = 0;
+    for (const Step& s : steps) {
+      if (within(s)) ok_rate = std::max(ok_rate, s.rate);
+    }
+    for (const Step& s : steps) {
+      if (!within(s) && s.rate > ok_rate && (bad_rate == 0 || s.rate < bad_rate)) bad_rate = s.rate;
+    }
+    if (ok_rate == 0 || bad_rate == 0 || bad_rate - ok_rate < ok_rate * 0.05) break;
+    steps.push_back(RunStep((ok_rate + bad_rate) / 2));
+  }
   const Step* best = nullptr;
+  const Step* best_within = nullptr;
   for (const Step& s : steps) {
     if (s.pass && (!best || s.deliveries_per_s > best->deliveries_per_s)) best = &s;
+    if (within(s) && (!best_within || s.deliveries_per_s > best_within->deliveries_per_s)) best_within = &s;
   }
   if (!steps.empty() && steps.front().pub.errors > 0 && steps.front().pub.oks == 0) {
     std::string code = steps.front().pub.first_error;
@@ -246,6 +269,14 @@ int Fanout::Run() {
     r.Ms("deliver_max_ms", shown->members.deliver.max());
     r.Ms("publish_ok_p99_ms", shown->pub.ok.Percentile(0.99));
     r.Add("server_cpu_pct", shown->server_pct, 0).Add("client_cpu_pct", shown->client_pct, 0);
+  }
+  r.Add("p99_limit_ms", o_.p99_ms, 1);
+  r.Add("lat_max_deliveries_per_s", best_within ? best_within->deliveries_per_s : 0.0, 0);
+  if (best_within) {
+    r.Add("lat_msgs_per_s", best_within->rate, 0).Add("lat_delivered_pct", 100 * best_within->ratio, 2);
+    r.Ms("lat_deliver_p50_ms", best_within->members.deliver.Percentile(0.5));
+    r.Ms("lat_deliver_p99_ms", best_within->members.deliver.Percentile(0.99));
+    r.Add("lat_server_cpu_pct", best_within->server_pct, 0);
   }
   if (!steps.empty()) {  // the first step, at the same rate for every server: latency like for like
     const Step& f = steps.front();
@@ -278,6 +309,8 @@ int RunFanout(const Args& args) {
   o.min_ratio = args.Num("min-ratio", o.min_ratio);
   o.max_steps = static_cast<int>(args.Int("max-steps", o.max_steps));
   o.refine = static_cast<int>(args.Int("refine", o.refine));
+  o.p99_ms = args.Num("p99-ms", o.p99_ms);
+  o.refine_latency = static_cast<int>(args.Int("refine-latency", o.refine_latency));
   o.window = static_cast<size_t>(args.Int("window", static_cast<int64_t>(o.window)));
   o.text_bytes = static_cast<size_t>(args.Int("text-bytes", static_cast<int64_t>(o.text_bytes)));
   o.ack_ms = args.Int("ack-ms", o.ack_ms);
