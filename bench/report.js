@@ -97,8 +97,31 @@ const FIGURES = {
       ['failures', 'failures', 'down'],
     ],
   },
+  presence: {
+    title: '(g) presence storm: 10,000 users in 100 rooms, 1,000 reconnect at once',
+    rows: [
+      ['a_relogin_ms', 'reconnect within the 5 s grace: all 1,000 live again after the close, ms', 'down'],
+      ['a_login_p99_ms', '... connect->live p99, ms', 'down'],
+      ['a_presence_events', '... presence events to those who stayed (0 expected)', 'down'],
+      ['a_server_cpu_max_pct', '... server CPU, most of any 100 ms, % of a core', 'down'],
+      ['a_server_cpu_avg_pct', '... server CPU while busy, % of a core', ''],
+      ['a_server_cpu_s', '... server CPU for the phase, s', 'down'],
+      ['b_relogin_ms', 'back after 7 s away: all 1,000 live again after the reconnect, ms', 'down'],
+      ['b_login_p99_ms', '... connect->live p99, ms', 'down'],
+      ['b_offline_events', '... offline events to those who stayed', ''],
+      ['b_online_events', '... online events to those who stayed', ''],
+      ['b_expected_events', '... expected of each', ''],
+      ['b_offline_per_s', '... offline events/s', 'up'],
+      ['b_online_per_s', '... online events/s', 'up'],
+      ['b_server_cpu_max_pct', '... server CPU, most of any 100 ms (grace expiry included), % of a core', 'down'],
+      ['b_server_cpu_avg_pct', '... server CPU while they log in, % of a core', ''],
+      ['b_server_cpu_s', '... server CPU for the phase (close, away, return), s', 'down'],
+      ['presence', 'presence events sent', ''],
+      ['failures', 'failures (must be 0)', 'down'],
+    ],
+  },
 };
-const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart'];
+const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart', 'presence'];
 
 function parseLine(text) {
   const out = {};

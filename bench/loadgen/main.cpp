@@ -38,6 +38,8 @@ const char kUsage[] =
     "             or --fixed at --rate, or --messages M as fast as possible\n"
     "  fanout     one publisher, --members in one room; ramp until under --min-ratio arrive\n"
     "  offline    store rate to offline users and drain time at login (--drain 100,100000)\n"
+    "  presence   --conns users in rooms of --room-size; --storm of them reconnect at once, within the\n"
+    "             presence grace and after --away seconds: presence events, relogin time, server CPU\n"
     "  coldstart  exec -> first accepted upgrade: coldstart [--runs N] [--cpu C] -- SERVER ARGS {port}\n"
     "\n"
     "Common options: --target ws://127.0.0.1:PORT/ws --secret S (or CHATD_BENCH_SECRET) --server-pid PID\n"
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   if (scenario == "fanout") return RunFanout(args);
   if (scenario == "offline") return RunOffline(args);
   if (scenario == "coldstart") return RunColdStart(args);
+  if (scenario == "presence") return RunPresence(args);
   std::fprintf(stderr, "chatd-bench: unknown scenario '%s'\n\n%s", scenario.c_str(), kUsage);
   return 1;
 }

@@ -15,6 +15,7 @@ int RunPairs(const Args& args);
 int RunFanout(const Args& args);
 int RunOffline(const Args& args);
 int RunColdStart(const Args& args);
+int RunPresence(const Args& args);
 
 // After a scenario read its options: false (and a message) if one was unknown or malformed.
 bool CheckArgs(const Args& args);
