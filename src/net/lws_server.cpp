@@ -51,10 +51,14 @@ struct SessionPss {
 
 const lws_protocols kProtocols[] = {
     {"http", HttpTrampoline, sizeof(SessionPss), 0, 0, nullptr, 0},
-    // rx_buffer_size: lws allocates it for every connection (0 would mean 4 KiB, more than half of
-    // an idle connection's memory). 1 KiB holds a typical chat frame; larger ones arrive in
-    // pieces and are reassembled in WsConn::rx (bench/idle: 7.3 -> 4.3 KB per connection).
-    {"chatd.v1", WsTrampoline, sizeof(SessionPss), 1024, 0, nullptr, 0},
+    // rx_buffer_size: lws allocates it for every connection (4 KiB is more than half of an idle
+    // connection's memory) and reads at most that much from a connection per loop turn; larger
+    // messages arrive in pieces and are reassembled in WsConn::rx. 1 KiB took an idle connection
+    // from 7.3 to 4.3 KB but capped one busy publisher at about 1 KiB per turn, which halved
+    // the room fan-out (bench/idle, bench/fanout): 4 KiB it is.
+    // tx_packet_size must be set: left at 0, lws cuts every send() to rx_buffer_size and buffers
+    // the rest itself, which turned one packed write into many (fan-out: 1.17 -> 1.5M/s).
+    {"chatd.v1", WsTrampoline, sizeof(SessionPss), 4096, 0, nullptr, kMaxPackedBytes + LWS_PRE + 16},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 

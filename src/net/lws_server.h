@@ -38,6 +38,10 @@ struct ev_loop;
 
 namespace chatd::net {
 
+// Queued frames of one connection are packed into one WebSocket message of at most this many
+// bytes per WRITEABLE (larger batches take several), and written with one send().
+inline constexpr size_t kMaxPackedBytes = 256 * 1024;
+
 class LwsServer final : public core::Outbox {
  public:
   // Pointers must outlive the server. `config` must be validated.

@@ -18,9 +18,6 @@ struct SessionPss {
   uint64_t id;
 };
 
-// Larger batches are split over several WRITEABLE callbacks.
-constexpr size_t kMaxPackedBytes = 256 * 1024;
-
 std::string Header(lws* wsi, enum lws_token_indexes token) {
   int len = lws_hdr_total_length(wsi, token);
   if (len <= 0 || len > 4096) return {};
