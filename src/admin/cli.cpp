@@ -67,6 +67,10 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
   b.Bind("max-connections-per-ip", c.max_connections_per_ip, "Open connections per client address (0 = no limit)")
       ->group(net);
   b.Bind("max-frame", c.max_frame, "Largest WebSocket message a client may send, bytes")->group(net);
+  b.Bind("ws-rx-buffer", c.ws_rx_buffer,
+         "Receive buffer per WebSocket connection, bytes: memory per connection against what one connection can send "
+         "per loop turn")
+      ->group(net);
   b.Bind("auth-timeout", c.auth_timeout, "Seconds a new connection has to log in")->group(net);
   b.Bind("ping-interval", c.ping_interval, "Seconds of silence before the server pings a connection")->group(net);
   b.Bind("idle-timeout", c.idle_timeout, "Seconds without an answer before a connection is dropped")->group(net);

@@ -90,6 +90,7 @@ util::Status Config::Validate() {
   } ranges[] = {
       {"max-connections-per-ip", max_connections_per_ip, 0, 1'000'000},
       {"max-frame", max_frame, 1024, 16 * 1024 * 1024},
+      {"ws-rx-buffer", ws_rx_buffer, 512, 64 * 1024},
       {"auth-timeout", auth_timeout, 1, 3600},
       {"ping-interval", ping_interval, 1, 3600},
       {"idle-timeout", idle_timeout, 2, 7200},

@@ -21,6 +21,7 @@ struct Config {
   std::vector<std::string> allowed_origins;  // extra Origins allowed to open /ws (same-origin always is)
   int max_connections_per_ip = 256;        // open sockets per client address; 0 = no limit
   int max_frame = 64 * 1024;               // largest WebSocket message a client may send (bytes)
+  int ws_rx_buffer = 4096;                 // per-connection receive buffer; also the most read from one connection per loop turn
   int auth_timeout = 10;                   // seconds to send a valid hello
   int ping_interval = 30;                  // seconds of silence before the server pings
   int idle_timeout = 75;                   // seconds without a pong/frame before hang-up

@@ -5,6 +5,7 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "util/log.h"
@@ -49,15 +50,16 @@ struct SessionPss {
   uint64_t id;
 };
 
+// Start() copies these and sets the WebSocket entry's rx_buffer_size from `ws-rx-buffer`. lws
+// allocates that buffer for every connection (4 KiB is more than half of an idle connection's
+// memory) and reads at most that much from one connection per loop turn; larger messages arrive
+// in pieces and are reassembled in WsConn::rx. 1 KiB took an idle connection from 7.4 to 4.3 KB
+// but let one busy publisher through at about 1 KiB per turn, which halved the room fan-out
+// (bench/idle, bench/fanout): the default stays 4 KiB.
+// tx_packet_size must be set: left at 0, lws cuts every send() to rx_buffer_size and buffers the
+// rest itself, which turned one packed write into many (fan-out: 1.17 -> 1.5M/s).
 const lws_protocols kProtocols[] = {
     {"http", HttpTrampoline, sizeof(SessionPss), 0, 0, nullptr, 0},
-    // rx_buffer_size: lws allocates it for every connection (4 KiB is more than half of an idle
-    // connection's memory) and reads at most that much from a connection per loop turn; larger
-    // messages arrive in pieces and are reassembled in WsConn::rx. 1 KiB took an idle connection
-    // from 7.3 to 4.3 KB but capped one busy publisher at about 1 KiB per turn, which halved
-    // the room fan-out (bench/idle, bench/fanout): 4 KiB it is.
-    // tx_packet_size must be set: left at 0, lws cuts every send() to rx_buffer_size and buffers
-    // the rest itself, which turned one packed write into many (fan-out: 1.17 -> 1.5M/s).
     {"chatd.v1", WsTrampoline, sizeof(SessionPss), 4096, 0, nullptr, kMaxPackedBytes + LWS_PRE + 16},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
@@ -134,7 +136,11 @@ Status LwsServer::Start() {
   info.port = config_.listen_port;
   bool any = config_.listen_host == "0.0.0.0" || config_.listen_host == "::";
   info.iface = any ? nullptr : config_.listen_host.c_str();
-  info.protocols = kProtocols;
+  constexpr size_t kCount = sizeof kProtocols / sizeof kProtocols[0];
+  protocols_ = std::make_unique<lws_protocols[]>(kCount);
+  std::copy(kProtocols, kProtocols + kCount, protocols_.get());
+  protocols_[1].rx_buffer_size = static_cast<size_t>(config_.ws_rx_buffer);
+  info.protocols = protocols_.get();
   info.pvo = &kPvo;
   info.headers = &kHeaders[4];
   info.user = this;

@@ -33,6 +33,7 @@
 
 struct lws;
 struct lws_context;
+struct lws_protocols;
 struct lws_vhost;
 struct ev_loop;
 
@@ -139,6 +140,7 @@ class LwsServer final : public core::Outbox {
   // costs O(connections) per wake-up, which dominates at a few thousand messages a second.
   struct ev_loop* loop_ = nullptr;
   lws_context* context_ = nullptr;
+  std::unique_ptr<lws_protocols[]> protocols_;  // kProtocols with the configured rx buffer; lws keeps the pointer
   lws_vhost* vhost_ = nullptr;
   int port_ = 0;
   struct TickTimer;

@@ -245,5 +245,39 @@ class DefaultLimitTest(harness.ChatdTestCase):
         self.assertEqual(code, 1009, before)
 
 
+class SmallRxBufferTest(harness.ChatdTestCase):
+    """With the smallest receive buffer, a message arrives in many pieces: still whole, still checked."""
+
+    def test_messages_larger_than_the_buffer(self):
+        srv = self.start_server("--ws-rx-buffer", 512, "--max-frame", 8192, "--max-text", 1024)
+        acct = srv.new_user("small")
+
+        def client():
+            c = harness.RawWs.for_server(srv)
+            self.addCleanup(c.close)
+            c.connect()
+            c.login(acct.token)
+            return c
+
+        c = client()
+        # Exactly max-frame, of two-byte characters that straddle every 512-byte piece.
+        skeleton = '{"type":"ping","id":"whole","pad":""}'
+        room = 8192 - len(skeleton)
+        text = '{"type":"ping","id":"whole","pad":"%s"}' % ("\u00e9" * (room // 2) + "x" * (room % 2))
+        self.assertEqual(len(text.encode()), 8192)
+        c.send_text(text)
+        self.assertEqual(c.wait_answer("whole").get("type"), "ok")
+        # One byte more is refused, although no piece is larger than the buffer.
+        c.send_text(text[:-2] + 'xx"}')
+        code, before = c.read_close(harness.T_ANSWER)
+        self.assertEqual(code, 1009, before)
+        # Invalid UTF-8 far past the first piece is still found.
+        c = client()
+        bad = b'{"type":"ping","id":"bad","pad":"' + b"y" * 3000 + b'\xff"}'
+        c.send_frame(OP_TEXT, bad)
+        code, before = c.read_close(harness.T_ANSWER)
+        self.assertEqual(code, 1007, before)
+
+
 if __name__ == "__main__":
     harness.main()
