@@ -94,10 +94,14 @@ pin() {
   if [ -n "$cpu" ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
 }
 
-# chatd_args DATA_DIR LISTEN: the command line every scenario starts chatd with.
+# chatd_args DATA_DIR LISTEN: the command line every scenario starts chatd with, plus the words
+# of BENCH_CHATD_ARGS (e.g. "--ws-rx-buffer 1024").
 chatd_args() {
   printf '%s\n' "$CHATD" --site-secret "$CHATD_BENCH_SECRET" --max-connections-per-ip 0 --rate 1000000 \
     --burst 1000000 --registration closed --data-dir "$1" --listen "$2" --log-level warn
+  local -a extra
+  read -r -a extra <<<"${BENCH_CHATD_ARGS:-}"
+  if [ "${#extra[@]}" -gt 0 ]; then printf '%s\n' "${extra[@]}"; fi
 }
 
 # start_server KIND [EXTRA CHATD ARGS...]: KIND is chatd or peer. Sets SERVER_PID, SERVER_PORT,
