@@ -6,6 +6,7 @@
 #include <map>
 
 #include "clock.h"
+#include "line_scan.h"
 #include "site_token.h"
 
 namespace chatd::bench {
@@ -59,6 +60,19 @@ std::string FailureSummary(Loop& loop) {
     if (ch == ' ') ch = '_';  // the report is space-separated key=value
   }
   return top;
+}
+
+bool JoinAnswers::OnLine(std::string_view line, std::string_view type) {
+  if (type != "ok" && type != "error") return false;
+  int64_t re = 0;
+  if (!IntField(line, "\"re\":", &re) || re != id) return false;
+  if (type == "ok") {
+    ++joined;
+  } else {
+    ++errors;
+    if (first_error.empty()) first_error = std::string(StrField(line, "\"code\":\""));
+  }
+  return true;
 }
 
 }  // namespace chatd::bench

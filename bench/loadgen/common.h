@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "args.h"
 #include "client.h"
@@ -41,5 +42,24 @@ bool ParseCommon(const Args& args, Common* out, std::string* error);
 
 // The first line of a failure report, and the most common reason among failed connections.
 std::string FailureSummary(Loop& loop);
+
+// Counts the answers to the `join` a scenario sends after each login (request id `id`): ok,
+// error, and the first error's code (a server that has no rooms says so once, not N times).
+struct JoinAnswers {
+  explicit JoinAnswers(int64_t join_id) : id(join_id) {}
+
+  int64_t id;
+  uint64_t joined = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+
+  void Reset() {
+    joined = errors = 0;
+    first_error.clear();
+  }
+  uint64_t answered() const { return joined + errors; }
+  // Looks at one line from the server; false if it is not an answer to the join.
+  bool OnLine(std::string_view line, std::string_view type);
+};
 
 }  // namespace chatd::bench

@@ -45,7 +45,6 @@
 #include "clock.h"
 #include "common.h"
 #include "histogram.h"
-#include "line_scan.h"
 #include "proc_stat.h"
 #include "scenarios.h"
 
@@ -88,17 +87,7 @@ class IdleChild : public Handler {
   IdleChild(const Common& common, std::string room, size_t room_size)
       : common_(common), room_(std::move(room)), room_size_(room_size) {}
 
-  void OnLine(Conn&, std::string_view line, std::string_view type, int64_t) override {
-    if (type != "ok" && type != "error") return;
-    int64_t re = 0;
-    if (!IntField(line, "\"re\":", &re) || re != kJoinId) return;
-    if (type == "ok") {
-      ++joined_;
-    } else {
-      ++join_errors_;
-      if (join_error_.empty()) join_error_ = std::string(StrField(line, "\"code\":\""));
-    }
-  }
+  void OnLine(Conn&, std::string_view line, std::string_view type, int64_t) override { join_.OnLine(line, type); }
   void OnLive(Conn& c, int64_t now) override {
     login_.Record(now - c.t_start);
     last_live_ = now;
@@ -148,10 +137,10 @@ class IdleChild : public Handler {
 
   void LogIn(Loop& loop, size_t first, const std::vector<std::string>& tokens, Pass* out) {
     loop_ = &loop;
-    joined_ = join_errors_ = dropped_ = went_live_ = 0;
+    join_.Reset();
+    dropped_ = went_live_ = 0;
     last_live_ = 0;
     login_.Reset();
-    join_error_.clear();
     for (size_t i = 0; i < tokens.size(); ++i) {
       loop.Add(common_.User("i", first + i), tokens[i], 0, static_cast<uint32_t>(first + i));
     }
@@ -159,18 +148,18 @@ class IdleChild : public Handler {
     out->first_start_ns = NowNs();
     auto settled = [&] {
       if (loop.settled() < tokens.size()) return false;
-      return room_.empty() || joined_ + join_errors_ + dropped_ >= went_live_;
+      return room_.empty() || join_.answered() + dropped_ >= went_live_;
     };
     loop.Run(common_.deadline_ns, settled);
     out->cpu_ns = SelfCpuNs() - cpu0;
     out->live = loop.live();
     out->failed = loop.failed();
-    out->joined = joined_;
-    out->join_errors = join_errors_;
+    out->joined = join_.joined;
+    out->join_errors = join_.errors;
     out->last_live_ns = last_live_;
     out->login = login_;
     std::snprintf(out->failure, sizeof out->failure, "%s", FailureSummary(loop).c_str());
-    std::snprintf(out->join_error, sizeof out->join_error, "%s", join_error_.c_str());
+    std::snprintf(out->join_error, sizeof out->join_error, "%s", join_.first_error.c_str());
   }
 
   const Common& common_;
@@ -178,12 +167,10 @@ class IdleChild : public Handler {
   size_t room_size_;
   Loop* loop_ = nullptr;
   Histogram login_;
-  uint64_t joined_ = 0;
-  uint64_t join_errors_ = 0;
+  JoinAnswers join_{kJoinId};
   uint64_t dropped_ = 0;
   uint64_t went_live_ = 0;
   int64_t last_live_ = 0;
-  std::string join_error_;
 };
 
 // The passes of all children, added up.

@@ -185,15 +185,7 @@ class Presence : public Handler {
       }
       return;
     }
-    if (c.role != kSetup || (type != "ok" && type != "error")) return;
-    int64_t re = 0;
-    if (!IntField(line, "\"re\":", &re) || re != kJoinId) return;
-    if (type == "ok") {
-      ++joined_;
-    } else {
-      ++join_errors_;
-      if (join_error_.empty()) join_error_ = std::string(StrField(line, "\"code\":\""));
-    }
+    if (c.role == kSetup) join_.OnLine(line, type);
   }
   void OnLive(Conn& c, int64_t now) override {
     last_line_ns_ = now;
@@ -233,9 +225,7 @@ class Presence : public Handler {
   CpuSampler* sampler_ = nullptr;
   int64_t last_line_ns_ = 0;
   uint64_t went_live_ = 0;
-  uint64_t joined_ = 0;
-  uint64_t join_errors_ = 0;
-  std::string join_error_;
+  JoinAnswers join_{kJoinId};
   uint64_t lost_ = 0;
 };
 
@@ -337,14 +327,14 @@ int Presence::Run() {
   }
   int64_t t_setup = NowNs();
   bool in_time = loop.Run(common_.deadline_ns, [&] {
-    return loop.settled() >= n && joined_ + join_errors_ + lost_ >= went_live_;
+    return loop.settled() >= n && join_.answered() + lost_ >= went_live_;
   });
   // Logging in 10,000 members of rooms of 100 makes the server announce them to each other:
   // wait until that is over.
   in_time = in_time && loop.Run(common_.deadline_ns, [&] { return Quiet(); });
   double setup_s = ToSec(NowNs() - t_setup);
   std::fprintf(stderr, "presence %s setup: %zu live, %zu failed, %llu joined in %.1f s (events included)\n",
-               common_.label.c_str(), loop.live(), loop.failed(), static_cast<unsigned long long>(joined_), setup_s);
+               common_.label.c_str(), loop.live(), loop.failed(), static_cast<unsigned long long>(join_.joined), setup_s);
 
   Report r;
   r.Add("scenario", std::string("presence")).Add("target", common_.label).Add("conns", static_cast<int64_t>(n));
@@ -357,8 +347,8 @@ int Presence::Run() {
     r.Add("why", why.empty() ? std::string("time_limit") : why).Print();
     return 2;
   }
-  if (join_errors_ > 0) {
-    r.Add("room", "unsupported:" + join_error_).Print();
+  if (join_.errors > 0) {
+    r.Add("room", "unsupported:" + join_.first_error).Print();
     return 3;
   }
   r.Add("setup_s", setup_s, 1);
