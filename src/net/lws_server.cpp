@@ -160,6 +160,12 @@ Status LwsServer::Start() {
   context_ = lws_create_context(&info);
   lws_set_log_level(lws_levels, EmitLws);
   if (!context_) return Status::Internal("cannot listen on " + config_.listen + " (address in use or not available)");
+  // lws finishes its start-up (protocol init, which makes chatd.v1 the default for upgrades that
+  // name no subprotocol) from a timer on the first loop turn. A connection accepted in that same
+  // turn, before the timer ran, was bound to the http protocol and its frames went nowhere (seen
+  // under load: the first hello after a start was never answered). Finish it now, before the
+  // loop runs; the timer then finds nothing left to do.
+  lws_state_transition_steps(lws_system_get_state_manager(context_), LWS_SYSTATE_OPERATIONAL);
   vhost_ = lws_get_vhost_by_name(context_, "default");
   port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.listen_port;
   completions_->SetWake([ctx = context_] { lws_cancel_service(ctx); });
