@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 
@@ -37,6 +38,10 @@ int Serve(chatd::config::Config& cfg) {
     std::fprintf(stderr, "chatd: cannot initialise libsodium\n");
     return 1;
   }
+  auto t_start = std::chrono::steady_clock::now();
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   std::unique_ptr<store::DataDir> dir;
   util::Status s = store::DataDir::Open(cfg.data_dir, true, &dir);
   if (!s.ok()) {
@@ -59,6 +64,7 @@ int Serve(chatd::config::Config& cfg) {
     std::fprintf(stderr, "chatd: cannot open the data in %s: %s\n", cfg.data_dir.c_str(), s.message().c_str());
     return 1;
   }
+  double t_data = ms_since(t_start);
   if (report.schema_from != report.schema_to) {
     LOG_NOTICE("database schema upgraded from version %d to %d", report.schema_from, report.schema_to);
   }
@@ -107,6 +113,7 @@ int Serve(chatd::config::Config& cfg) {
               cfg.registration_open ? "open" : "closed");
   std::fflush(stdout);
   LOG_NOTICE("listening on %s", server.url().c_str());
+  LOG_INFO("start-up took %.1f ms (%.1f ms opening the data)", ms_since(t_start), t_data);
   server.Run();
   g_server = nullptr;
 

@@ -71,6 +71,12 @@ rocksdb::Options CacheOptions() {
   o.write_buffer_size = 16 << 20;
   o.max_write_buffer_number = 3;
   o.IncreaseParallelism(2);
+  // Start-up: open table files on this thread (the default spawns 16 threads for it) and do
+  // not read every file's statistics.
+  o.max_file_opening_threads = 1;
+  o.skip_stats_update_on_db_open = true;
+  // At INFO, every open writes all options to the LOG file: ~hundreds of lines, milliseconds.
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // (memtable_insert_with_hint_prefix_extractor would suit our keys, but Debian's RocksDB 7.8
   // build aborts on an assertion in InlineSkipList with it: not used.)
   rocksdb::BlockBasedTableOptions t;
