@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <initializer_list>
+#include <memory>
 
 #include "proto/json_writer.h"
 #include "store/accounts.h"
@@ -405,6 +407,48 @@ Status ReadRows(SqliteStmt* st, std::vector<Row>* rows, int* n) {
   return s;
 }
 
+// Runs each query with (user, from, limit) and adds its rows; a query that returned `limit` rows
+// may have more, so the page is marked truncated.
+Status ReadQueries(SqliteDb* db, std::initializer_list<const char*> sqls, UserId user, Mid from, int limit,
+                   std::vector<Row>* rows, bool* truncated) {
+  for (const char* sql : sqls) {
+    std::unique_ptr<SqliteStmt> st;
+    Status s = db->Prepare(sql, &st);
+    if (!s.ok()) return s;
+    st->Bind(1, user).Bind(2, from).Bind(3, limit);
+    int n = 0;
+    if (!(s = ReadRows(st.get(), rows, &n)).ok()) return s;
+    *truncated = *truncated || n >= limit;
+  }
+  return Status::Ok();
+}
+
+// Sorts `rows` by mid and puts the first of them, at most `limit` and about `max_bytes` (always at
+// least one), encoded by `encode`, into `out`; what is left out makes the page incomplete.
+template <typename Encode>
+Status FillPage(std::vector<Row>* rows, int limit, size_t max_bytes, bool truncated, const Encode& encode,
+                FetchResult* out) {
+  std::sort(rows->begin(), rows->end(), [](const Row& a, const Row& b) { return a.mid < b.mid; });
+  if (static_cast<int>(rows->size()) > limit) {
+    rows->resize(static_cast<size_t>(limit));
+    truncated = true;
+  }
+  size_t bytes = 0;
+  for (const auto& r : *rows) {
+    if (bytes >= max_bytes) {
+      truncated = true;  // the next page continues from here
+      break;
+    }
+    StoredMessage m{r.mid, r.ts, r.conv, r.sender, nullptr};
+    Status s = encode(r, &m.json);
+    if (!s.ok()) return s;
+    bytes += m.json->size();
+    out->messages.push_back(std::move(m));
+  }
+  out->complete = !truncated;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult* out, size_t max_bytes) {
@@ -423,31 +467,12 @@ Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult
     if (!(s = ReadRows(pending_direct_.get(), &rows, &n)).ok()) return s;
     truncated = truncated || n >= limit;
   }
-  for (const char* sql : {kPendingRooms, kPendingBroadcast}) {
-    std::unique_ptr<SqliteStmt> st;
-    if (!(s = db_->Prepare(sql, &st)).ok()) return s;
-    st->Bind(1, user).Bind(2, from).Bind(3, limit);
-    if (!(s = ReadRows(st.get(), &rows, &n)).ok()) return s;
-    truncated = truncated || n >= limit;
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.mid < b.mid; });
-  if (static_cast<int>(rows.size()) > limit) {
-    rows.resize(static_cast<size_t>(limit));
-    truncated = true;
-  }
-  size_t bytes = 0;
-  for (const auto& r : rows) {
-    if (bytes >= max_bytes) {
-      truncated = true;  // the next page continues from here
-      break;
-    }
-    StoredMessage m{r.mid, r.ts, r.conv, r.sender, nullptr};
-    if (!(s = EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, &m.json)).ok()) return s;
-    bytes += m.json->size();
-    out->messages.push_back(std::move(m));
-  }
-  out->complete = !truncated;
-  return Status::Ok();
+  if (!(s = ReadQueries(db_, {kPendingRooms, kPendingBroadcast}, user, from, limit, &rows, &truncated)).ok()) return s;
+  return FillPage(&rows, limit, max_bytes, truncated,
+                  [this](const Row& r, std::shared_ptr<const std::string>* json) {
+                    return EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, json);
+                  },
+                  out);
 }
 
 Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
@@ -462,33 +487,13 @@ Status MessageStore::FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchR
   out->high_water = last_mid_;
   std::vector<Row> rows;
   bool truncated = false;
-  Status s;
-  for (const char* sql : {kSinceConversations, kSinceBroadcast}) {
-    std::unique_ptr<SqliteStmt> st;
-    if (!(s = db_->Prepare(sql, &st)).ok()) return s;
-    st->Bind(1, user).Bind(2, cursor).Bind(3, limit);
-    int n = 0;
-    if (!(s = ReadRows(st.get(), &rows, &n)).ok()) return s;
-    truncated = truncated || n >= limit;
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.mid < b.mid; });
-  if (static_cast<int>(rows.size()) > limit) {
-    rows.resize(static_cast<size_t>(limit));
-    truncated = true;
-  }
-  size_t bytes = 0;
-  for (const auto& r : rows) {
-    if (bytes >= max_bytes) {
-      truncated = true;
-      break;
-    }
-    StoredMessage m{r.mid, r.ts, r.conv, r.sender, nullptr};
-    if (!(s = EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, &m.json)).ok()) return s;
-    bytes += m.json->size();
-    out->messages.push_back(std::move(m));
-  }
-  out->complete = !truncated;
-  return Status::Ok();
+  Status s = ReadQueries(db_, {kSinceConversations, kSinceBroadcast}, user, cursor, limit, &rows, &truncated);
+  if (!s.ok()) return s;
+  return FillPage(&rows, limit, max_bytes, truncated,
+                  [this](const Row& r, std::shared_ptr<const std::string>* json) {
+                    return EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, json);
+                  },
+                  out);
 }
 
 Status MessageStore::FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
