@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "common.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <map>
@@ -71,6 +72,25 @@ bool JoinAnswers::OnLine(std::string_view line, std::string_view type) {
   } else {
     ++errors;
     if (first_error.empty()) first_error = std::string(StrField(line, "\"code\":\""));
+  }
+  return true;
+}
+
+bool RateSearch::Next(bool passed) {
+  if (passed) {
+    lo_ = std::max(lo_, rate_);
+  } else {
+    hi_ = hi_ == 0 ? rate_ : std::min(hi_, rate_);
+  }
+  if (hi_ == 0) {
+    rate_ *= factor_;
+  } else if (lo_ == 0) {
+    rate_ /= factor_;
+    if (rate_ < min_rate_) return false;
+  } else if (refine_-- > 0) {
+    rate_ = (lo_ + hi_) / 2;
+  } else {
+    return false;
   }
   return true;
 }

@@ -43,6 +43,23 @@ bool ParseCommon(const Args& args, Common* out, std::string* error);
 // The first line of a failure report, and the most common reason among failed connections.
 std::string FailureSummary(Loop& loop);
 
+// The ramp of the rate-finding scenarios: up by `factor` while steps pass; down by it while they
+// fail (until one passes, or the rate is below `min_rate`); then `refine` bisection steps between
+// the best pass and the lowest failure.
+class RateSearch {
+ public:
+  RateSearch(double start, double factor, double min_rate, int refine)
+      : rate_(start), factor_(factor), min_rate_(min_rate), refine_(refine) {}
+  double rate() const { return rate_; }
+  // Records whether the step at rate() passed and picks the next rate; false when done.
+  bool Next(bool passed);
+
+ private:
+  double rate_, factor_, min_rate_;
+  int refine_;
+  double lo_ = 0, hi_ = 0;  // best pass, lowest failure (0: none yet)
+};
+
 // Counts the answers to the `join` a scenario sends after each login (request id `id`): ok,
 // error, and the first error's code (a server that has no rooms says so once, not N times).
 struct JoinAnswers {

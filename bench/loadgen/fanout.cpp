@@ -207,29 +207,14 @@ int Fanout::Run() {
   loop.Run(std::min(common_.deadline_ns, NowNs() + 20 * kSec), [&] { return NowNs() - last_line_ns_ > 300 * kMs; });
 
   std::vector<Step> steps;
-  double rate = o_.rate, lo = 0, hi = 0;
-  int refine = o_.refine;
+  RateSearch search(o_.rate, o_.factor, o_.min_rate, o_.refine);
   int64_t step_cost = static_cast<int64_t>((o_.step_s + o_.grace_s + 1) * 1e9);
   for (int i = 0; i < o_.max_steps && NowNs() + step_cost < common_.deadline_ns; ++i) {
-    steps.push_back(RunStep(rate));
+    steps.push_back(RunStep(search.rate()));
     const Step& s = steps.back();
     if (s.pub.errors > 0 && s.pub.oks == 0) break;  // sending to a room is not supported
     if (lost_ > 0) break;
-    if (s.pass) {
-      lo = std::max(lo, rate);
-    } else {
-      hi = hi == 0 ? rate : std::min(hi, rate);
-    }
-    if (hi == 0) {
-      rate *= o_.factor;
-    } else if (lo == 0) {
-      rate /= o_.factor;
-      if (rate < o_.min_rate) break;
-    } else if (refine-- > 0) {
-      rate = (lo + hi) / 2;
-    } else {
-      break;
-    }
+    if (!search.Next(s.pass)) break;
   }
   auto within = [&](const Step& s) {
     return s.pass && ToMs(s.members.deliver.Percentile(0.99)) <= o_.p99_ms;

@@ -240,14 +240,11 @@ int Pairs::Run() {
     steps.push_back(RunStep(o_.rate, static_cast<int64_t>(o_.duration_s * 1e9), 0));
     Log(steps.back());
   } else {
-    // Up by --factor while steps pass; down by it while they fail (until one passes or the
-    // rate is below --min-rate); then bisect between the best pass and the lowest failure.
-    double rate = o_.rate, lo = 0, hi = 0;
-    int refine = o_.refine;
+    RateSearch search(o_.rate, o_.factor, o_.min_rate, o_.refine);
     bool retried = false;
     int64_t step_cost = static_cast<int64_t>((o_.step_s + o_.grace_s) * 1e9);
     for (int i = 0; i < o_.max_steps && NowNs() + step_cost < common_.deadline_ns; ++i) {
-      steps.push_back(RunStep(rate, static_cast<int64_t>(o_.step_s * 1e9), 0));
+      steps.push_back(RunStep(search.rate(), static_cast<int64_t>(o_.step_s * 1e9), 0));
       Log(steps.back());
       if (steps.back().p99_only && !retried) {
         // A single descheduling of the server shows in a p99 of a few thousand samples: a step
@@ -258,21 +255,7 @@ int Pairs::Run() {
       retried = false;
       const Step& s = steps.back();
       if (lost_ > 0 || (s.stats.errors > 0 && s.stats.oks == 0)) break;  // broken, or sends unsupported
-      if (s.pass) {
-        lo = std::max(lo, rate);
-      } else {
-        hi = hi == 0 ? rate : std::min(hi, rate);
-      }
-      if (hi == 0) {
-        rate *= o_.factor;
-      } else if (lo == 0) {
-        rate /= o_.factor;
-        if (rate < o_.min_rate) break;
-      } else if (refine-- > 0) {
-        rate = (lo + hi) / 2;
-      } else {
-        break;
-      }
+      if (!search.Next(s.pass)) break;
     }
   }
 
