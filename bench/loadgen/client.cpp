@@ -138,10 +138,10 @@ void Loop::Release(Conn& c) {
   c.tx_off = 0;
 }
 
-void Loop::Close(Conn& c) {
+bool Loop::Uncount(Conn& c) {
   switch (c.state) {
     case ConnState::kClosed:
-      return;
+      return false;
     case ConnState::kLive:
       --live_;
       break;
@@ -152,23 +152,17 @@ void Loop::Close(Conn& c) {
       --in_flight_;
       break;
   }
+  return true;
+}
+
+void Loop::Close(Conn& c) {
+  if (!Uncount(c)) return;
   ++closed_by_us_;
   Release(c);
 }
 
 void Loop::Fail(Conn& c, const char* why, int64_t now) {
-  switch (c.state) {
-    case ConnState::kClosed:
-      return;
-    case ConnState::kLive:
-      --live_;
-      break;
-    case ConnState::kPending:
-      break;
-    default:
-      --in_flight_;
-      break;
-  }
+  if (!Uncount(c)) return;
   c.failure = why;
   ++failed_;
   Release(c);

@@ -127,6 +127,8 @@ class Loop {
   void Flush(Conn& c);
   void Fail(Conn& c, const char* why, int64_t now);
   void CheckLoginTimeouts(int64_t now);
+  // Takes `c` out of the live / in-flight / pending counts; false if it is already closed.
+  bool Uncount(Conn& c);
   void Release(Conn& c);
 
   LoopOptions options_;
