@@ -353,10 +353,7 @@ void ChatService::FetchNextPage(SessionId sid, Session& session) {
           outbox_->Close(sid, kCloseInternal, "catch-up failed");
           return;
         }
-        for (const auto& m : page->messages) {
-          outbox_->Send(sid, m.json);
-          s->sync_pos = std::max(s->sync_pos, m.mid);
-        }
+        for (const auto& m : page->messages) outbox_->Send(sid, m.json);
         if (page->complete) {
           // Everything up to high_water is out; later messages reach this session live, in
           // order, because their completions run after this one.
@@ -366,6 +363,16 @@ void ChatService::FetchNextPage(SessionId sid, Session& session) {
           SendText(sid, std::move(live));
           return;
         }
+        // The store promises progress; never fetch the same page again (a spin that would
+        // hold a storage job in flight forever and the device before `live`).
+        if (page->next <= s->sync_pos) {
+          LOG_ERR("session %llu: catch-up made no progress after mid %lld", static_cast<unsigned long long>(sid),
+                  static_cast<long long>(s->sync_pos));
+          SendError(sid, "", Status::Internal("could not load your messages; reconnect to try again"));
+          outbox_->Close(sid, kCloseInternal, "catch-up failed");
+          return;
+        }
+        s->sync_pos = page->next;
         if (outbox_->Queued(sid) > options_.sync_pause_bytes) {
           s->sync_waiting_drain = true;  // OnDrained() continues
         } else {

@@ -42,6 +42,14 @@ std::string Key(char tag, uint64_t a, uint64_t b) {
   return k;
 }
 
+std::string FloorKey(char tag, uint64_t id) {
+  std::string k;
+  k.reserve(9);
+  k.push_back(tag);
+  PutBE64(&k, id);
+  return k;
+}
+
 // The cache is written without RocksDB's WAL: SQLite holds the durable copy. A crash loses the
 // unflushed memtable as a whole, so what survives is always a prefix of the writes with its own
 // high-water mark, and start-up copies the rest from SQLite. (It also sidesteps RocksDB
@@ -182,8 +190,10 @@ void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, 
 }
 
 Status HistoryCache::Flush() {
-  if (!batch_ || batch_->Count() == 0) return Status::Ok();
-  if (staged_high_ > high_water_) {
+  bool advance = staged_high_ > high_water_;
+  if ((!batch_ || batch_->Count() == 0) && !advance) return Status::Ok();
+  if (!batch_) batch_ = std::make_unique<rocksdb::WriteBatch>();
+  if (advance) {
     std::string hw;
     PutBE64(&hw, static_cast<uint64_t>(staged_high_));
     batch_->Put(kHighWaterKey, hw);
@@ -267,19 +277,28 @@ Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {
 }
 
 Status HistoryCache::Trim(ConvId conv, int max_count, int64_t min_ts) {
+  return TrimPrefix('h', 'f', static_cast<uint64_t>(conv), max_count, min_ts);
+}
+
+Status HistoryCache::TrimUserIndex(UserId user, int keep) {
+  return TrimPrefix('u', 'g', static_cast<uint64_t>(user), keep, 0);
+}
+
+Status HistoryCache::TrimPrefix(char tag, char floor_tag, uint64_t id, int keep, int64_t min_ts) {
   // Walk from the newest down; the first entry that is past the count or too old, and
-  // everything before it, goes in one range delete.
+  // everything before it, goes in one range delete, with the new floor in the same batch.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  std::string lower = Key('h', static_cast<uint64_t>(conv), 0);
-  it->SeekForPrev(Key('h', static_cast<uint64_t>(conv) + 1, 0));
+  std::string lower = Key(tag, id, 0);
+  it->SeekForPrev(Key(tag, id + 1, 0));
   int kept = 0;
   std::string cut;
   for (; it->Valid(); it->Prev()) {
     rocksdb::Slice k = it->key();
     if (k.size() != 17 || k.compare(lower) < 0) break;
     rocksdb::Slice v = it->value();
-    int64_t ts = v.size() >= 8 ? static_cast<int64_t>(GetBE64(v.data())) : 0;
-    if (kept >= max_count || ts < min_ts) {
+    // Only 'h' values start with a timestamp; index entries are cut by count alone.
+    int64_t ts = tag == 'h' && v.size() >= 8 ? static_cast<int64_t>(GetBE64(v.data())) : min_ts;
+    if (kept >= keep || ts < min_ts) {
       cut = k.ToString();
       break;
     }
@@ -288,32 +307,31 @@ Status HistoryCache::Trim(ConvId conv, int max_count, int64_t min_ts) {
   Status s = FromRocks(it->status(), "history trim");
   it.reset();
   if (!s.ok() || cut.empty()) return s;
+  std::string floor;
+  PutBE64(&floor, GetBE64(cut.data() + 9) + 1);
   cut.push_back('\0');  // DeleteRange's end is exclusive: include `cut` itself
-  return FromRocks(db_->DeleteRange(CacheWrite(), db_->DefaultColumnFamily(), lower, cut),
-                   "history trim");
+  rocksdb::WriteBatch batch;
+  rocksdb::Status rs = batch.DeleteRange(lower, cut);
+  if (rs.ok()) rs = batch.Put(FloorKey(floor_tag, id), floor);
+  if (rs.ok()) rs = db_->Write(CacheWrite(), &batch);
+  return FromRocks(rs, "history trim");
 }
 
-Status HistoryCache::TrimUserIndex(UserId user, int keep) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  std::string lower = Key('u', static_cast<uint64_t>(user), 0);
-  it->SeekForPrev(Key('u', static_cast<uint64_t>(user) + 1, 0));
-  int kept = 0;
-  std::string cut;
-  for (; it->Valid(); it->Prev()) {
-    rocksdb::Slice k = it->key();
-    if (k.size() != 17 || k.compare(lower) < 0) break;
-    if (kept >= keep) {
-      cut = k.ToString();
-      break;
-    }
-    ++kept;
+Status HistoryCache::Floor(ConvId conv, Mid* out) { return ReadFloor('f', static_cast<uint64_t>(conv), out); }
+
+Status HistoryCache::UserIndexFloor(UserId user, Mid* out) { return ReadFloor('g', static_cast<uint64_t>(user), out); }
+
+Status HistoryCache::ReadFloor(char floor_tag, uint64_t id, Mid* out) {
+  std::string v;
+  rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), FloorKey(floor_tag, id), &v);
+  if (rs.IsNotFound()) {
+    *out = 0;
+    return Status::Ok();
   }
-  Status s = FromRocks(it->status(), "history trim");
-  it.reset();
-  if (!s.ok() || cut.empty()) return s;
-  cut.push_back('\0');
-  return FromRocks(db_->DeleteRange(CacheWrite(), db_->DefaultColumnFamily(), lower, cut),
-                   "history trim");
+  if (!rs.ok()) return ReadStatus(rs);
+  if (v.size() != 8) return ReadStatus(rocksdb::Status::Corruption("bad retention floor"));
+  *out = static_cast<Mid>(GetBE64(v.data()));
+  return Status::Ok();
 }
 
 }  // namespace chatd::store

@@ -5,10 +5,16 @@
 // Key layout (all integers big-endian, so byte order is numeric order):
 //   'h' conv(8) mid(8)  -> ts(8) + the message's wire JSON     one entry per message and conversation
 //   'u' user(8) mid(8)  -> conv(8)                              per-user index of 1:1 messages
+//   'f' conv(8)         -> mid(8)   retention floor of a conversation: entries below it may be gone
+//   'g' user(8)         -> mid(8)   retention floor of a user's 1:1 index
 //   "meta:epoch"        -> the SQLite database's epoch (meta table) this cache belongs to
 //   "meta:hw"           -> mid(8): every message up to here has been written
 // History pages scan 'h' backwards from (conv, before); a reconnecting device's catch-up merges
-// its 'u' range with the 'h' ranges of its rooms (store::Engine does the merge).
+// its 'u' range with the 'h' ranges of its rooms (store::MessageStore does the merge).
+// Invariant: for every conversation the cache holds every message with floor <= mid <=
+// high_water() (retention removes only from the bottom and writes the new floor in the same
+// batch), so a reader can tell from the floors whether the cache can answer a range at all or
+// SQLite has to.
 //
 // Open() never trusts a damaged cache: if RocksDB cannot open it, or its epoch is not the
 // database's, the folder is moved aside (history.broken-<time>) and a fresh one is made, with a
@@ -77,15 +83,29 @@ class HistoryCache {
   util::Status UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out);
   util::Status Get(ConvId conv, Mid mid, Entry* out);  // NotFound if absent
 
-  // Retention: keeps the newest `max_count` messages of `conv` and none older than `min_ts`.
+  // Retention: keeps the newest `max_count` messages of `conv` and none older than `min_ts`,
+  // and raises the conversation's floor above what it removed.
   util::Status Trim(ConvId conv, int max_count, int64_t min_ts);
-  // Drops per-user index entries older than the `keep` newest of `user`.
+  // Drops per-user index entries older than the `keep` newest of `user`, raising its floor.
   util::Status TrimUserIndex(UserId user, int keep);
+  // The lowest mid from which the cache holds every message of `conv` (0: it never trimmed it).
+  util::Status Floor(ConvId conv, Mid* out);
+  // The same for the per-user 1:1 index of `user`.
+  util::Status UserIndexFloor(UserId user, Mid* out);
+  // Stages a new high-water mark: every message up to `mid` that SQLite has is in the cache
+  // (after a catch-up whose newest messages SQLite no longer holds).
+  void AdvanceHighWater(Mid mid) {
+    if (mid > staged_high_) staged_high_ = mid;
+  }
 
  private:
   HistoryCache() = default;
   util::Status LoadHighWater();
   util::Status ReadStatus(const rocksdb::Status& rs);
+  // Removes the keys of `tag` + id (8) + mid (8) below the `keep` newest (and, with min_ts,
+  // none older than it) and writes `floor_tag` + id -> the lowest mid kept, in one batch.
+  util::Status TrimPrefix(char tag, char floor_tag, uint64_t id, int keep, int64_t min_ts);
+  util::Status ReadFloor(char floor_tag, uint64_t id, Mid* out);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;

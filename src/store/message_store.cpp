@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <limits>
 #include <memory>
 
 #include "proto/json_writer.h"
@@ -48,18 +49,17 @@ constexpr const char* kPendingBroadcast =
     "SELECT mid, conv_id, sender_id, text, ts FROM messages "
     "WHERE conv_id = 1 AND mid > max(?2, (SELECT joined_mid FROM users WHERE id = ?1)) AND sender_id != ?1 "
     "ORDER BY mid LIMIT ?3";
-constexpr const char* kSinceConversations =
-    "SELECT m.mid, m.conv_id, m.sender_id, m.text, m.ts FROM members mb "
-    "JOIN conversations c ON c.id = mb.conv_id "
-    "JOIN messages m ON m.conv_id = mb.conv_id "
-    "  AND m.mid > max(?2, CASE WHEN c.kind = 2 THEN mb.joined_mid ELSE 0 END) "
-    "WHERE mb.user_id = ?1 ORDER BY m.mid LIMIT ?3";
-constexpr const char* kSinceBroadcast =
-    "SELECT mid, conv_id, sender_id, text, ts FROM messages "
-    "WHERE conv_id = 1 AND mid > max(?2, (SELECT joined_mid FROM users WHERE id = ?1)) ORDER BY mid LIMIT ?3";
+// A user's conversations with the mid their view of each starts after (rooms: where they
+// joined; 1:1: the beginning).
+constexpr const char* kUserConvs =
+    "SELECT mb.conv_id, CASE WHEN c.kind = 2 THEN mb.joined_mid ELSE 0 END FROM members mb "
+    "JOIN conversations c ON c.id = mb.conv_id WHERE mb.user_id = ?1";
 constexpr const char* kUserRooms =
     "SELECT mb.conv_id, mb.joined_mid FROM members mb JOIN conversations c ON c.id = mb.conv_id AND c.kind = 2 "
     "WHERE mb.user_id = ?1";
+constexpr const char* kConvAfter =
+    "SELECT mid, conv_id, sender_id, text, ts FROM messages WHERE conv_id = ?1 AND mid > ?2 AND mid < ?3 "
+    "ORDER BY mid LIMIT ?4";
 constexpr const char* kConvInfo = "SELECT kind, user_a, user_b, name FROM conversations WHERE id = ?1";
 constexpr const char* kOlderInConv =
     "SELECT mid, conv_id, sender_id, text, ts FROM messages WHERE conv_id = ?1 AND mid < ?2 ORDER BY mid DESC LIMIT ?3";
@@ -446,6 +446,9 @@ Status FillPage(std::vector<Row>* rows, int limit, size_t max_bytes, bool trunca
     out->messages.push_back(std::move(m));
   }
   out->complete = !truncated;
+  // A truncated page holds at least one row (a query returned `limit`, or bytes cut after the
+  // first), so the next page starts past where this one started.
+  out->next = out->complete || out->messages.empty() ? out->high_water : out->messages.back().mid;
   return Status::Ok();
 }
 
@@ -476,19 +479,61 @@ Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult
 }
 
 Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
-  if (history_->broken()) return FetchSinceFromDb(user, cursor, limit, out, max_bytes);
-  Status cached = FetchSinceFromCache(user, cursor, limit, out, max_bytes);
-  if (cached.ok() || !history_->broken()) return cached;
+  if (!history_->broken()) {
+    bool covered = false;
+    Status s = FetchSinceFromCache(user, cursor, limit, out, max_bytes, &covered);
+    if (s.ok() && covered) return s;
+    if (!s.ok() && !history_->broken()) return s;  // not the cache's fault
+  }
   return FetchSinceFromDb(user, cursor, limit, out, max_bytes);
+}
+
+Status MessageStore::SinceRanges(UserId user, Mid cursor, bool rooms_only, std::vector<std::pair<ConvId, Mid>>* out) {
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare(rooms_only ? kUserRooms : kUserConvs, &st);
+  if (!s.ok()) return s;
+  st->Bind(1, user);
+  while (st->Step(&s)) out->emplace_back(st->Int(0), std::max(cursor, st->Int(1)));
+  if (!s.ok()) return s;
+  StmtScope a(acked_upto_.get());
+  a->Bind(1, user);
+  Mid joined = 0;
+  if (a->Step(&s)) joined = a->Int(1);
+  if (!s.ok()) return s;
+  out->emplace_back(kBroadcastConv, std::max(cursor, joined));
+  return Status::Ok();
 }
 
 Status MessageStore::FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
   out->messages.clear();
   out->high_water = last_mid_;
+  std::vector<std::pair<ConvId, Mid>> ranges;
+  Status s = SinceRanges(user, cursor, false, &ranges);
+  if (!s.ok()) return s;
+  // One indexed range per conversation (messages_conv), each at most `limit` rows and, once
+  // `limit` rows are in hand, only rows below the limit-th: a device far behind costs a page,
+  // not a scan of everything it missed.
+  std::unique_ptr<SqliteStmt> st;
+  if (!(s = db_->Prepare(kConvAfter, &st)).ok()) return s;
   std::vector<Row> rows;
   bool truncated = false;
-  Status s = ReadQueries(db_, {kSinceConversations, kSinceBroadcast}, user, cursor, limit, &rows, &truncated);
-  if (!s.ok()) return s;
+  Mid bound = std::numeric_limits<Mid>::max();
+  for (const auto& [conv, from] : ranges) {
+    if (from + 1 >= bound) continue;
+    st->Reset();
+    st->Bind(1, conv).Bind(2, from).Bind(3, bound).Bind(4, limit);
+    int n = 0;
+    if (!(s = ReadRows(st.get(), &rows, &n)).ok()) return s;
+    truncated = truncated || n >= limit;
+    if (static_cast<int>(rows.size()) > limit) {
+      std::nth_element(rows.begin(), rows.begin() + limit, rows.end(),
+                       [](const Row& a, const Row& b) { return a.mid < b.mid; });
+      rows.resize(static_cast<size_t>(limit));
+      truncated = true;
+      bound = std::max_element(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.mid < b.mid; })->mid;
+      bound += 1;  // rows below it may still displace ones we hold; at it or above, never
+    }
+  }
   return FillPage(&rows, limit, max_bytes, truncated,
                   [this](const Row& r, std::shared_ptr<const std::string>* json) {
                     return EncodeRow(r.mid, r.conv, r.sender, r.text, r.ts, json);
@@ -496,43 +541,39 @@ Status MessageStore::FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchR
                   out);
 }
 
-Status MessageStore::FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
+Status MessageStore::FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes,
+                                         bool* covered) {
+  // The cache answers only a page it provably holds all of: nothing of this batch is still
+  // staged (SQLite has those rows already; the cache gets them at commit), and no range starts
+  // below the retention floor of what it reads. Otherwise *covered stays false and SQLite
+  // answers the page; later pages, past the floors, come from the cache again.
+  *covered = false;
   out->messages.clear();
   out->high_water = last_mid_;
+  if (history_->high_water() < last_mid_) return Status::Ok();
   bool truncated = false;
   std::vector<StoredMessage> found;
   // 1:1 conversations through the per-user index.
-  std::vector<std::pair<Mid, ConvId>> idx;
-  Status s = history_->UserIndex(user, cursor, limit, &idx);
+  Mid floor = 0;
+  Status s = history_->UserIndexFloor(user, &floor);
   if (!s.ok()) return s;
+  if (cursor + 1 < floor) return Status::Ok();
+  std::vector<std::pair<Mid, ConvId>> idx;
+  if (!(s = history_->UserIndex(user, cursor, limit, &idx)).ok()) return s;
   truncated = static_cast<int>(idx.size()) >= limit;
   for (const auto& [mid, conv] : idx) {
     HistoryCache::Entry e;
     s = history_->Get(conv, mid, &e);
-    if (s.code() == util::Code::kNotFound) continue;  // trimmed by retention
+    if (s.code() == util::Code::kNotFound) return Status::Ok();  // the conversation was trimmed past it
     if (!s.ok()) return s;
     found.push_back(StoredMessage{mid, e.ts, conv, 0, std::make_shared<const std::string>(std::move(e.json))});
   }
   // Rooms and the broadcast feed through their conversation ranges.
   std::vector<std::pair<ConvId, Mid>> ranges;
-  {
-    std::unique_ptr<SqliteStmt> st;
-    if (!(s = db_->Prepare(kUserRooms, &st)).ok()) return s;
-    st->Bind(1, user);
-    while (st->Step(&s)) ranges.emplace_back(st->Int(0), std::max(cursor, st->Int(1)));
-    if (!s.ok()) return s;
-    Mid acked = 0, joined = 0;
-    StmtScope a(acked_upto_.get());
-    a->Bind(1, user);
-    if (a->Step(&s)) {
-      acked = a->Int(0);
-      joined = a->Int(1);
-    }
-    if (!s.ok()) return s;
-    (void)acked;
-    ranges.emplace_back(kBroadcastConv, std::max(cursor, joined));
-  }
+  if (!(s = SinceRanges(user, cursor, true, &ranges)).ok()) return s;
   for (const auto& [conv, from] : ranges) {
+    if (!(s = history_->Floor(conv, &floor)).ok()) return s;
+    if (from + 1 < floor) return Status::Ok();
     std::vector<HistoryCache::Entry> entries;
     if (!(s = history_->Range(conv, from, limit, &entries)).ok()) return s;
     truncated = truncated || static_cast<int>(entries.size()) >= limit;
@@ -556,6 +597,10 @@ Status MessageStore::FetchSinceFromCache(UserId user, Mid cursor, int limit, Fet
   }
   out->messages = std::move(found);
   out->complete = !truncated;
+  // A truncated page always holds at least one message (a source returned `limit`, or bytes
+  // cut after the first), so the next page starts past the cursor.
+  out->next = out->complete ? last_mid_ : out->messages.back().mid;
+  *covered = true;
   return Status::Ok();
 }
 
@@ -643,6 +688,11 @@ Status MessageStore::CatchUpHistory(int64_t* copied) {
     if (!(s = history_->Flush()).ok()) return s;
     *copied += n;
     if (n < kCatchUpChunk) break;
+  }
+  if (history_->high_water() < last_mid_) {
+    // The newest mids are gone from SQLite (purged): the cache has everything there is.
+    history_->AdvanceHighWater(last_mid_);
+    if (!(s = history_->Flush()).ok()) return s;
   }
   if (*copied > 0) return TrimHistory(0);
   return Status::Ok();

@@ -69,6 +69,7 @@ struct FetchResult {
   std::vector<StoredMessage> messages;
   Mid high_water = 0;
   bool complete = false;  // no more after this page (as of high_water)
+  Mid next = 0;           // not complete: the next page starts after this mid
 };
 
 // Everything a fresh login needs to know (welcome, presence and unread counts).
@@ -163,8 +164,13 @@ class MessageStore {
       : db_(db), accounts_(accounts), history_(history), limits_(limits) {}
   util::Status Prepare();
   util::Status FindRecipient(const std::string& name, UserInfo* out);
-  util::Status FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes);
+  // *covered = false: the cache cannot prove it holds the whole page; SQLite must answer.
+  util::Status FetchSinceFromCache(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes,
+                                   bool* covered);
   util::Status FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes);
+  // (conversation, mid its catch-up starts after) for every conversation of `user` (or only
+  // its rooms), and the broadcast feed.
+  util::Status SinceRanges(UserId user, Mid cursor, bool rooms_only, std::vector<std::pair<ConvId, Mid>>* out);
   util::Status DirectConv(UserId a, UserId b, bool create, int64_t now_ms, ConvId* out);
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
   // Finds a room by name (NotFound), with its member list.

@@ -207,6 +207,51 @@ class HistoryCacheTest(harness.AsyncChatdTestCase):
         self.assertMovedAside(srv, data_dir)
         self.assertSameAnswers(before, await self.snapshot(srv), "after swapping in a foreign cache")
 
+    async def test_cursor_catch_up_after_retention_gets_every_message_and_goes_live(self):
+        # Retention keeps 400 per conversation (the per-user index 1,600); kill -9 makes the
+        # next start copy the lost memtable back and trim. A device with cursor 0 must still
+        # get all 2,000, then `live`, from SQLite for what the cache no longer holds.
+        data_dir = self.temp_data_dir()
+        args = ARGS + ("--history-max-messages", 400)
+        srv = self.start_server(*args, data_dir=data_dir)
+        alice, bob = srv.new_user("alice"), srv.new_user("bob")
+        a = await self.logged_in(srv, alice)
+        mids = []
+        for start in range(0, 2000, 200):
+            reqs = [{"type": "send", "id": "s%d" % n, "cid": "s%d" % n, "to": bob.user, "text": "m%d" % n}
+                    for n in range(start, start + 200)]
+            await a.send("\n".join(json.dumps(r) for r in reqs))
+            for r in reqs:
+                ok = await a.wait_seen(pred=lambda o, i=r["id"]: o.get("re") == i)
+                self.assertEqual(ok.get("type"), "ok", ok)
+                mids.append(ok["mid"])
+        await a.close()
+        self.assertEqual(srv.stop(sig=signal.SIGKILL), -signal.SIGKILL)
+        srv.close()
+        srv = self.start_server(*args, data_dir=data_dir)
+        self.assertRegex(srv.log(), REBUILT, "the restart did not copy the lost cache back (nothing to trim)")
+        for cursor_at in (0, 500, 1700):
+            cursor = 0 if cursor_at == 0 else mids[cursor_at - 1]
+            ws = await self.connect(srv)
+            _, msgs, live = await ws.catch_up(token=bob.token, device="d%d" % cursor_at, cursor=cursor)
+            self.assertEqual([m["mid"] for m in msgs], mids[cursor_at:], "catch-up from %d" % cursor)
+            self.assertEqual([m["text"] for m in msgs[:3]], ["m%d" % n for n in range(cursor_at, cursor_at + 3)])
+            self.assertEqual(live["mid"], mids[-1])
+            await ws.close()
+        # The page's history agrees: every message, paged backwards.
+        b = await self.logged_in(srv, bob)
+        seen, before = [], None
+        for _ in range(20):
+            req = {"type": "history", "with": alice.user, "limit": 200}
+            if before:
+                req["before"] = before
+            page = await b.request(req)
+            seen = [m["mid"] for m in page["messages"]] + seen
+            if not page["more"]:
+                break
+            before = page["messages"][0]["mid"]
+        self.assertEqual(seen, mids)
+
 
 def newest(test, path, suffix):
     files = [os.path.join(path, n) for n in os.listdir(path) if n.endswith(suffix)]

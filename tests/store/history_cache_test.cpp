@@ -77,6 +77,42 @@ TEST_CASE("history cache: retention by count and age") {
   CHECK(idx.front().first == 16);
 }
 
+TEST_CASE("history cache: retention raises floors that survive a reopen, and only what it cut is below them") {
+  TempDir dir;
+  bool rebuilt = false;
+  {
+    std::unique_ptr<store::HistoryCache> h;
+    REQUIRE(store::HistoryCache::Open(dir / "h", "e", &h, &rebuilt).ok());
+    store::Mid floor = -1;
+    REQUIRE(h->Floor(5, &floor).ok());
+    CHECK(floor == 0);  // never trimmed: complete from the start
+    for (int mid = 1; mid <= 20; ++mid) h->Put(5, mid, mid * 10, "x", 1, 2);
+    h->Put(6, 21, 210, "y", 0, 0);
+    REQUIRE(h->Flush().ok());
+    REQUIRE(h->Trim(5, 8, 0).ok());  // keeps 13..20
+    REQUIRE(h->Floor(5, &floor).ok());
+    CHECK(floor == 13);
+    REQUIRE(h->Trim(5, 8, 0).ok());  // nothing more to cut: the floor stays
+    REQUIRE(h->Floor(5, &floor).ok());
+    CHECK(floor == 13);
+    REQUIRE(h->Floor(6, &floor).ok());
+    CHECK(floor == 0);  // other conversations are untouched
+    REQUIRE(h->TrimUserIndex(2, 3).ok());  // keeps 18..20
+    REQUIRE(h->UserIndexFloor(2, &floor).ok());
+    CHECK(floor == 18);
+    REQUIRE(h->UserIndexFloor(1, &floor).ok());
+    CHECK(floor == 0);
+  }
+  std::unique_ptr<store::HistoryCache> h;
+  REQUIRE(store::HistoryCache::Open(dir / "h", "e", &h, &rebuilt).ok());
+  store::Mid floor = 0;
+  REQUIRE(h->Floor(5, &floor).ok());
+  CHECK(floor == 13);
+  std::vector<store::HistoryCache::Entry> range;
+  REQUIRE(h->Range(5, floor - 1, 100, &range).ok());
+  CHECK(range.size() == 8);
+}
+
 TEST_CASE("history cache: a foreign or damaged cache is moved aside and started fresh") {
   TempDir dir;
   bool rebuilt = false;
