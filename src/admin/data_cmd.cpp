@@ -109,7 +109,7 @@ int DataCommands::Run(const config::Config& cfg, std::ostream& out, std::ostream
       << "undelivered rows:   " << st.undelivered << "\n"
       << "delivered rows:     " << st.delivered << "\n"
       << "database:           " << HumanBytes(st.db_bytes) << " (+ " << HumanBytes(st.wal_bytes) << " WAL)\n"
-      << "history cache:      " << HumanBytes(st.history_bytes) << "\n";
+      << "history cache:      " << HumanBytes(st.history_bytes) << ", " << st.history_state << "\n";
   return 0;
 }
 

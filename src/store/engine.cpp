@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "store/engine.h"
 
+#include <time.h>
+
 #include "store/accounts.h"
 #include "store/history_cache.h"
 #include "store/message_store.h"
@@ -54,7 +56,16 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
     report->history_rebuilt = true;
     if (!(s = MessageStore::Open(e->db_.get(), e->accounts_.get(), e->history_.get(), Limits(options), &e->messages_)).ok()) return s;
   }
-  if (!(s = e->messages_->CatchUpHistory(&report->history_caught_up)).ok()) return s;
+  s = e->messages_->CatchUpHistory(&report->history_caught_up);
+  if (!s.ok()) {
+    // A cache that cannot be written (a full disk) must not keep the server from starting:
+    // SQLite answers history until the storage thread has caught the cache up.
+    if (e->history_->usable()) return s;
+    LOG_WARN("history cache cannot catch up at start (%s): serving history from SQLite for now",
+             s.ToString().c_str());
+  }
+  e->RecordHistoryState();
+  (void)e->history_->TakeStateChange();
   report->last_mid = e->messages_->last_mid();
   *out = std::move(e);
   return Status::Ok();
@@ -80,10 +91,10 @@ Status Engine::CommitBatch() {
     if (!r.ok()) LOG_ERR("reload after failed commit: %s", r.ToString().c_str());
     return s;
   }
-  // SQLite holds the batch now; the cache follows. A failed cache write only leaves the cache
-  // behind, which start-up repairs.
-  Status h = history_->Flush();
-  if (!h.ok()) LOG_ERR("history cache write failed: %s", h.ToString().c_str());
+  // SQLite holds the batch now; the cache follows. A failed cache write makes the cache
+  // untrusted (it logs that once); the storage thread then recovers it (RecoverHistory).
+  (void)history_->Flush();
+  if (history_->TakeStateChange()) RecordHistoryState();
   return Status::Ok();
 }
 
@@ -108,24 +119,66 @@ Status Engine::EnsureUser(const std::string& name, UserInfo* out) {
 }
 
 Status Engine::RebuildHistory() {
-  std::string epoch;
-  Status s = ReadEpoch(db_.get(), &epoch);
-  if (!s.ok()) return s;
-  history_.reset();
-  if (!(s = HistoryCache::MoveAside(options_.history_path, "a read failed")).ok()) return s;
-  bool rebuilt = false;
-  if (!(s = HistoryCache::Open(options_.history_path, epoch, &history_, &rebuilt)).ok()) return s;
-  messages_->set_history(history_.get());
-  int64_t copied = 0;
-  if (!(s = messages_->CatchUpHistory(&copied)).ok()) return s;
-  LOG_NOTICE("history cache rebuilt: %lld message(s) copied from SQLite", static_cast<long long>(copied));
-  return Status::Ok();
+  Status s = history_->Rebuild(history_->problem().empty() ? "rebuild requested" : history_->problem());
+  if (s.ok()) {
+    int64_t copied = 0;
+    if ((s = messages_->CatchUpHistory(&copied)).ok()) {
+      LOG_NOTICE("history cache rebuilt: %lld message(s) copied from SQLite", static_cast<long long>(copied));
+    }
+  }
+  if (history_->TakeStateChange()) RecordHistoryState();
+  return s;
+}
+
+Status Engine::RecoverHistory() {
+  if (history_->usable()) return Status::Ok();
+  if (history_->broken()) return RebuildHistory();
+  // Behind: RocksDB refused a write (its error sticks until Resume()). Once it takes writes
+  // again, copy what it missed from SQLite; the cache is trusted again only after that.
+  std::string why = history_->problem();
+  Status s = history_->Resume();
+  if (s.ok()) {
+    int64_t copied = 0;
+    s = messages_->CatchUpHistory(&copied);
+    if (s.ok()) {
+      LOG_NOTICE("history cache caught up after a failed write: %lld message(s) copied from SQLite",
+                 static_cast<long long>(copied));
+      history_->EndOutage();
+      resume_failures_ = 0;
+    }
+  }
+  if (!s.ok() && resume_failures_++ == 0) {
+    LOG_WARN("history cache still cannot be written (%s); retrying in the background", s.ToString().c_str());
+  }
+  if (history_->TakeStateChange()) RecordHistoryState();
+  return s;
+}
+
+void Engine::RecordHistoryState() {
+  // For `chatd stats`, which reads the database: best effort, outside any batch (a full disk
+  // may refuse even this one small row; the log has said it already).
+  std::string state = "ok";
+  if (!history_->usable()) {
+    char when[32] = "?";
+    time_t t = static_cast<time_t>(options_.clock->NowMs() / 1000);
+    struct tm tm {};
+    if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    state = std::string(history_->broken() ? "broken" : "behind") + " since " + when + " (" + history_->problem() +
+            "): history is answered from SQLite";
+  }
+  std::unique_ptr<SqliteStmt> st;
+  Status s = db_->Prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('history_cache', ?1)", &st);
+  if (s.ok()) {
+    st->Bind(1, state);
+    s = st->Run();
+  }
+  if (!s.ok()) LOG_DEBUG("recording the history cache state: %s", s.ToString().c_str());
 }
 
 Status Engine::Maintain() {
-  if (history_->broken()) {
-    Status r = RebuildHistory();
-    if (!r.ok()) LOG_ERR("history cache rebuild failed: %s", r.ToString().c_str());
+  if (!history_->usable()) {
+    Status r = RecoverHistory();
+    if (!r.ok()) LOG_DEBUG("history cache recovery: %s", r.ToString().c_str());
   }
   int removed = 0;
   Status s = accounts_->PurgeExpiredSessions(options_.clock->NowMs(), &removed);
@@ -133,6 +186,8 @@ Status Engine::Maintain() {
   Status t = messages_->TrimHistory(options_.clock->NowMs());
   return s.ok() ? t : s;
 }
+
+bool Engine::history_needs_recovery() const { return !history_->usable(); }
 
 Status Engine::Ping() {
   int64_t n = 0;

@@ -72,9 +72,15 @@ class Engine {
   HistoryCache& history() { return *history_; }
 
   // Periodic housekeeping, run by the storage thread between batches: history retention,
-  // expired login sessions, and a rebuild of the history cache if a read found it damaged
-  // (until then history is answered from SQLite).
+  // expired login sessions, and recovery of the history cache if it is not trusted.
   util::Status Maintain();
+  // The history cache is not trusted (a write or a read failed): history is answered from
+  // SQLite until RecoverHistory() succeeds. The storage thread calls it every few seconds
+  // meanwhile, between batches.
+  bool history_needs_recovery() const;
+  // A cache behind after a failed write: RocksDB's Resume(), then the missing messages copied
+  // from SQLite. A cache whose read failed: rebuilt. Logs the first failure and the success.
+  util::Status RecoverHistory();
   util::Status RebuildHistory();
 
   // A cheap query that proves the database answers (for /healthz).
@@ -86,6 +92,8 @@ class Engine {
 
  private:
   Engine() = default;
+  // Writes the cache's trust state into the meta table (`chatd stats` shows it).
+  void RecordHistoryState();
 
   EngineOptions options_;
   std::unique_ptr<SqliteDb> db_;
@@ -94,6 +102,7 @@ class Engine {
   std::unique_ptr<MessageStore> messages_;
   bool in_batch_ = false;
   bool storage_full_ = false;
+  int resume_failures_ = 0;
 };
 
 }  // namespace chatd::store

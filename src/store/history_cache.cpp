@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "util/fault.h"
 #include "util/log.h"
 
 namespace chatd::store {
@@ -66,6 +67,8 @@ Status FromRocks(const rocksdb::Status& s, const char* what) {
   return Status::Internal(std::string(what) + ": " + s.ToString());
 }
 
+Status NotOpen() { return Status::Unavailable("history cache is not open"); }
+
 rocksdb::Options CacheOptions() {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -110,51 +113,96 @@ Status HistoryCache::MoveAside(const std::string& path, const std::string& why) 
 
 Status HistoryCache::Open(const std::string& path, const std::string& epoch, std::unique_ptr<HistoryCache>* out,
                           bool* rebuilt) {
+  std::unique_ptr<HistoryCache> cache(new HistoryCache(path, epoch));
+  Status s = cache->OpenDb(rebuilt);
+  if (!s.ok()) return s;
+  *out = std::move(cache);
+  return Status::Ok();
+}
+
+Status HistoryCache::OpenDb(bool* rebuilt) {
   *rebuilt = false;
-  std::unique_ptr<HistoryCache> cache(new HistoryCache());
+  db_.reset();
+  batch_.reset();
+  high_water_ = staged_high_ = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     struct stat st {};
-    bool existed = stat(path.c_str(), &st) == 0;
+    bool existed = stat(path_.c_str(), &st) == 0;
     rocksdb::DB* raw = nullptr;
-    rocksdb::Status rs = rocksdb::DB::Open(CacheOptions(), path, &raw);
-    cache->db_.reset(raw);
+    rocksdb::Status rs = rocksdb::DB::Open(CacheOptions(), path_, &raw);
+    db_.reset(raw);
     if (!rs.ok()) {
       if (rs.IsIOError() && rs.ToString().find("lock") != std::string::npos) {
-        return Status::Conflict("history cache " + path + " is locked by another process");
+        return Status::Conflict("history cache " + path_ + " is locked by another process");
       }
-      cache->db_.reset();
+      db_.reset();
       if (attempt > 0) return FromRocks(rs, "cannot create history cache");
-      Status s = MoveAside(path, "cannot be opened (" + rs.ToString() + ")");
+      Status s = MoveAside(path_, "cannot be opened (" + rs.ToString() + ")");
       if (!s.ok()) return s;
       *rebuilt = true;
       continue;
     }
     std::string stored;
-    rs = cache->db_->Get(rocksdb::ReadOptions(), kEpochKey, &stored);
-    if (rs.ok() && stored == epoch) {
-      Status s = cache->LoadHighWater();
-      if (!s.ok()) return s;
-      *out = std::move(cache);
+    rs = db_->Get(rocksdb::ReadOptions(), kEpochKey, &stored);
+    if (rs.ok() && stored == epoch_) {
+      Status s = LoadHighWater();
+      if (!s.ok()) {
+        db_.reset();
+        return s;
+      }
+      staged_high_ = high_water_;
       return Status::Ok();
     }
     if (rs.IsNotFound() && (!existed || attempt > 0)) {
       // A brand-new cache: stamp it with the database's epoch.
-      rs = cache->db_->Put(CacheWrite(), kEpochKey, epoch);
-      if (rs.ok()) rs = cache->db_->Flush(rocksdb::FlushOptions());  // the epoch must survive a crash
-      if (!rs.ok()) return FromRocks(rs, "cannot initialise history cache");
+      rs = db_->Put(CacheWrite(), kEpochKey, epoch_);
+      if (rs.ok()) rs = db_->Flush(rocksdb::FlushOptions());  // the epoch must survive a crash
+      if (!rs.ok()) {
+        db_.reset();
+        return FromRocks(rs, "cannot initialise history cache");
+      }
       *rebuilt = *rebuilt || existed;
-      cache->high_water_ = 0;
-      *out = std::move(cache);
       return Status::Ok();
     }
-    cache->db_.reset();
+    db_.reset();
     if (attempt > 0) break;
-    Status s = MoveAside(path, rs.ok() ? "belongs to another database" : "has no epoch");
+    Status s = MoveAside(path_, rs.ok() ? "belongs to another database" : "has no epoch");
     if (!s.ok()) return s;
     *rebuilt = true;
   }
-  return Status::Internal("cannot set up history cache at " + path);
+  return Status::Internal("cannot set up history cache at " + path_);
 }
+
+void HistoryCache::SetState(State state, std::string problem) {
+  if (state == state_) return;
+  state_ = state;
+  problem_ = std::move(problem);
+  state_changed_ = true;
+}
+
+Status HistoryCache::Resume() {
+  if (state_ != State::kBehind) return Status::Ok();
+  if (!db_) return Status::Unavailable("history cache is not open");
+  rocksdb::Status rs = db_->Resume();
+  if (!rs.ok()) return FromRocks(rs, "history cache resume");
+  SetState(State::kOk, "");
+  return Status::Ok();
+}
+
+Status HistoryCache::Rebuild(const std::string& why) {
+  db_.reset();  // closes it (no iterator is ever kept open between calls)
+  Status s = MoveAside(path_, why);
+  bool rebuilt = false;
+  if (s.ok()) s = OpenDb(&rebuilt);
+  if (!s.ok()) {
+    SetState(State::kBroken, "rebuild failed: " + s.message());
+    return s;
+  }
+  SetState(State::kOk, "");
+  return Status::Ok();
+}
+
+HistoryCache::HistoryCache(std::string path, std::string epoch) : path_(std::move(path)), epoch_(std::move(epoch)) {}
 
 HistoryCache::~HistoryCache() = default;
 
@@ -172,6 +220,7 @@ Status HistoryCache::LoadHighWater() {
 }
 
 void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b) {
+  if (!usable()) return;
   if (!batch_) batch_ = std::make_unique<rocksdb::WriteBatch>();
   std::string value;
   value.reserve(8 + json.size());
@@ -190,6 +239,10 @@ void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, 
 }
 
 Status HistoryCache::Flush() {
+  if (!usable()) {
+    Discard();
+    return Status::Ok();
+  }
   bool advance = staged_high_ > high_water_;
   if ((!batch_ || batch_->Count() == 0) && !advance) return Status::Ok();
   if (!batch_) batch_ = std::make_unique<rocksdb::WriteBatch>();
@@ -198,17 +251,31 @@ Status HistoryCache::Flush() {
     PutBE64(&hw, static_cast<uint64_t>(staged_high_));
     batch_->Put(kHighWaterKey, hw);
   }
-  rocksdb::Status rs = db_->Write(CacheWrite(), batch_.get());
+  rocksdb::Status rs = util::FaultHit("history-write") ? rocksdb::Status::NoSpace("injected fault history-write")
+                                                        : db_->Write(CacheWrite(), batch_.get());
   batch_->Clear();
-  if (!rs.ok()) return FromRocks(rs, "history write");
+  if (!rs.ok()) {
+    // RocksDB keeps refusing writes after this (its background error sticks) and the cache now
+    // lacks these messages: stop trusting it until Resume() and a catch-up from SQLite.
+    staged_high_ = high_water_;
+    SetState(State::kBehind, rs.ToString());
+    if (!outage_logged_) {  // once per outage, not once per failed attempt
+      outage_logged_ = true;
+      LOG_ERR("history cache write failed (%s): history is answered from SQLite until the cache catches up",
+              rs.ToString().c_str());
+    }
+    return FromRocks(rs, "history write");
+  }
   if (staged_high_ > high_water_) high_water_ = staged_high_;
   return Status::Ok();
 }
 
 Status HistoryCache::ReadStatus(const rocksdb::Status& rs) {
   if (rs.ok()) return Status::Ok();
-  if (!broken_) LOG_ERR("history cache read failed (%s): answering from SQLite until it is rebuilt", rs.ToString().c_str());
-  broken_ = true;
+  if (!broken()) {
+    LOG_ERR("history cache read failed (%s): answering from SQLite until it is rebuilt", rs.ToString().c_str());
+  }
+  SetState(State::kBroken, "a read failed: " + rs.ToString());
   return FromRocks(rs, "history read");
 }
 
@@ -218,6 +285,7 @@ void HistoryCache::Discard() {
 }
 
 Status HistoryCache::Page(ConvId conv, Mid before, int limit, std::vector<Entry>* out) {
+  if (!db_) return NotOpen();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   std::string lower = Key('h', static_cast<uint64_t>(conv), 0);
   std::string start = before > 0 ? Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(before))
@@ -236,6 +304,7 @@ Status HistoryCache::Page(ConvId conv, Mid before, int limit, std::vector<Entry>
 }
 
 Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>* out) {
+  if (!db_) return NotOpen();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   std::string upper = Key('h', static_cast<uint64_t>(conv) + 1, 0);
   for (it->Seek(Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(after) + 1));
@@ -251,6 +320,7 @@ Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>
 }
 
 Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out) {
+  if (!db_) return NotOpen();
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   std::string upper = Key('u', static_cast<uint64_t>(user) + 1, 0);
   for (it->Seek(Key('u', static_cast<uint64_t>(user), static_cast<uint64_t>(after) + 1));
@@ -265,6 +335,7 @@ Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<st
 }
 
 Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {
+  if (!db_) return NotOpen();
   std::string v;
   rocksdb::Status rs =
       db_->Get(rocksdb::ReadOptions(), Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(mid)), &v);
@@ -285,6 +356,7 @@ Status HistoryCache::TrimUserIndex(UserId user, int keep) {
 }
 
 Status HistoryCache::TrimPrefix(char tag, char floor_tag, uint64_t id, int keep, int64_t min_ts) {
+  if (!usable()) return Status::Ok();  // recovery trims what it copies
   // Walk from the newest down; the first entry that is past the count or too old, and
   // everything before it, goes in one range delete, with the new floor in the same batch.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
@@ -322,6 +394,7 @@ Status HistoryCache::Floor(ConvId conv, Mid* out) { return ReadFloor('f', static
 Status HistoryCache::UserIndexFloor(UserId user, Mid* out) { return ReadFloor('g', static_cast<uint64_t>(user), out); }
 
 Status HistoryCache::ReadFloor(char floor_tag, uint64_t id, Mid* out) {
+  if (!db_) return NotOpen();
   std::string v;
   rocksdb::Status rs = db_->Get(rocksdb::ReadOptions(), FloorKey(floor_tag, id), &v);
   if (rs.IsNotFound()) {

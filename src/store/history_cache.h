@@ -23,6 +23,13 @@
 // Writes are staged with Put*() and written as one WriteBatch by Flush(), without RocksDB's WAL:
 // after a crash the cache is behind by its unflushed memtable, and start-up catches it up from
 // SQLite (a clean shutdown flushes it).
+//
+// Trust (state()): readers use the cache only while it is kOk. A failed write (a full disk:
+// RocksDB's error then sticks) makes it kBehind: everything up to high_water() is still right,
+// later messages are missing, so nothing more is staged and every read goes to SQLite until
+// Resume() succeeds and the caller copies the gap from SQLite. A failed read makes it kBroken:
+// Rebuild() moves it aside and starts empty. The object stays valid in every state (also when a
+// rebuild cannot open a new database: it is then kBroken with no database behind it).
 // One thread at a time (the storage thread); the object owns the rocksdb::DB.
 #pragma once
 
@@ -51,6 +58,8 @@ class HistoryCache {
     std::string json;
   };
 
+  enum class State { kOk, kBehind, kBroken };
+
   // *rebuilt is set when the cache had to be moved aside and started empty.
   static util::Status Open(const std::string& path, const std::string& epoch, std::unique_ptr<HistoryCache>* out,
                            bool* rebuilt);
@@ -60,17 +69,35 @@ class HistoryCache {
   HistoryCache(const HistoryCache&) = delete;
   HistoryCache& operator=(const HistoryCache&) = delete;
 
-  // A read failed (damage RocksDB did not see at open): callers answer from SQLite, and the
-  // engine rebuilds the cache at its next maintenance.
-  bool broken() const { return broken_; }
+  // Whether readers may use the cache (see "Trust" above), and if not, why.
+  bool usable() const { return state_ == State::kOk; }
+  State state() const { return state_; }
+  bool broken() const { return state_ == State::kBroken; }
+  const std::string& problem() const { return problem_; }
+  // True once after each change of state (the engine records it for `chatd stats`).
+  bool TakeStateChange() {
+    bool changed = state_changed_;
+    state_changed_ = false;
+    return changed;
+  }
+
+  // kBehind -> kOk once RocksDB accepts writes again (DB::Resume()); the caller must then copy
+  // every message above high_water() from SQLite. An error leaves it kBehind.
+  util::Status Resume();
+  // The caller caught up after Resume(): the next failed write starts a new outage (logged).
+  void EndOutage() { outage_logged_ = false; }
+  // Moves the folder aside and starts an empty cache in its place (kBroken -> kOk, high water 0).
+  util::Status Rebuild(const std::string& why);
 
   // Every message with mid <= high_water() is in the cache (unless retention removed it).
   Mid high_water() const { return high_water_; }
 
   // Stages a message in conversation `conv`. For 1:1 messages pass both users so their
-  // per-user indexes get the entry; for rooms and broadcasts pass 0, 0.
+  // per-user indexes get the entry; for rooms and broadcasts pass 0, 0. Nothing is staged
+  // while the cache is not usable (the catch-up after recovery copies it).
   void Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b);
-  // Writes everything staged, and the new high-water mark, as one batch.
+  // Writes everything staged, and the new high-water mark, as one batch. A failure makes the
+  // cache kBehind (logged once) and is returned.
   util::Status Flush();
   // Drops what is staged (the SQLite transaction it mirrored was rolled back).
   void Discard();
@@ -99,7 +126,10 @@ class HistoryCache {
   }
 
  private:
-  HistoryCache() = default;
+  HistoryCache(std::string path, std::string epoch);
+  // Opens (or creates) the database at path_, moving a damaged or foreign one aside.
+  util::Status OpenDb(bool* rebuilt);
+  void SetState(State state, std::string problem);
   util::Status LoadHighWater();
   util::Status ReadStatus(const rocksdb::Status& rs);
   // Removes the keys of `tag` + id (8) + mid (8) below the `keep` newest (and, with min_ts,
@@ -107,11 +137,15 @@ class HistoryCache {
   util::Status TrimPrefix(char tag, char floor_tag, uint64_t id, int keep, int64_t min_ts);
   util::Status ReadFloor(char floor_tag, uint64_t id, Mid* out);
 
+  std::string path_, epoch_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<rocksdb::WriteBatch> batch_;
   Mid high_water_ = 0;
   Mid staged_high_ = 0;
-  bool broken_ = false;
+  State state_ = State::kOk;
+  std::string problem_;
+  bool state_changed_ = false;
+  bool outage_logged_ = false;  // a failed write was logged and no catch-up has succeeded since
 };
 
 }  // namespace chatd::store

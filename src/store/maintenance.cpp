@@ -117,6 +117,11 @@ Status CollectStats(SqliteDb* db, const std::string& db_path, const std::string&
     Status s = Scalar(db, q.sql, q.field);
     if (!s.ok()) return s;
   }
+  std::unique_ptr<SqliteStmt> state;
+  Status s = db->Prepare("SELECT value FROM meta WHERE key = 'history_cache'", &state);
+  if (!s.ok()) return s;
+  if (state->Step(&s)) out->history_state = std::string(state->Text(0));
+  if (!s.ok()) return s;
   out->wal_bytes = FileSize(db_path + "-wal");
   out->history_bytes = TreeSize(history_path);
   return Status::Ok();

@@ -29,6 +29,9 @@ struct Stats {
   int64_t users = 0, rooms = 0, messages = 0, undelivered = 0, delivered = 0;
   int64_t db_bytes = 0, wal_bytes = 0, history_bytes = 0;
   int64_t last_mid = 0;
+  // The history cache's trust state as the server last recorded it: "ok", or "behind since
+  // ... (why): history is answered from SQLite" (see HistoryCache, "Trust").
+  std::string history_state = "ok";
 };
 
 // A consistent copy of the database at `dest` (SQLite's VACUUM INTO), taken while the server

@@ -479,11 +479,11 @@ Status MessageStore::FetchPending(UserId user, Mid after, int limit, FetchResult
 }
 
 Status MessageStore::FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
-  if (!history_->broken()) {
+  if (history_->usable()) {
     bool covered = false;
     Status s = FetchSinceFromCache(user, cursor, limit, out, max_bytes, &covered);
     if (s.ok() && covered) return s;
-    if (!s.ok() && !history_->broken()) return s;  // not the cache's fault
+    if (!s.ok() && history_->usable()) return s;  // not the cache's fault
   }
   return FetchSinceFromDb(user, cursor, limit, out, max_bytes);
 }
@@ -627,10 +627,10 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
     if (!s.ok()) return s;
   }
   std::vector<HistoryCache::Entry> page;
-  Status s = history_->broken() ? Status::Ok() : history_->Page(conv, before, limit + 1, &page);
+  Status s = history_->usable() ? history_->Page(conv, before, limit + 1, &page) : Status::Ok();
   if (!s.ok()) {
-    if (!history_->broken()) return s;
-    page.clear();  // a damaged cache: the whole page comes from SQLite
+    if (history_->usable()) return s;
+    page.clear();  // an untrusted cache: the whole page comes from SQLite
   }
   std::vector<std::shared_ptr<const std::string>> newest_first;
   for (auto& e : page) newest_first.push_back(std::make_shared<const std::string>(std::move(e.json)));
@@ -659,6 +659,7 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
 
 Status MessageStore::CatchUpHistory(int64_t* copied) {
   *copied = 0;
+  if (!history_->usable()) return Status::Unavailable("history cache is not trusted: " + history_->problem());
   std::unique_ptr<SqliteStmt> st;
   Status s = db_->Prepare(kMessagesAfter, &st);
   if (!s.ok()) return s;

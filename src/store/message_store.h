@@ -145,9 +145,6 @@ class MessageStore {
   // Applies history retention to the conversations written since the last call.
   util::Status TrimHistory(int64_t now_ms);
 
-  // Points the store at a new history cache (after a rebuild).
-  void set_history(HistoryCache* history) { history_ = history; }
-
   // Re-reads in-memory state after a rolled-back batch.
   util::Status Reload();
 

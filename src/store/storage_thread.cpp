@@ -60,11 +60,12 @@ void StorageThread::Stop() {
 
 void StorageThread::Loop() {
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
+  auto next_recovery = std::chrono::steady_clock::time_point::max();
   std::vector<Job> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_maintenance, [this] { return stopping_ || !queue_.empty(); });
+      cv_.wait_until(lock, std::min(next_maintenance, next_recovery), [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
       if (queue_.size() <= options_.max_batch) {
         batch.swap(queue_);
@@ -75,10 +76,21 @@ void StorageThread::Loop() {
       }
     }
     if (!batch.empty()) RunBatch(&batch);
-    if (std::chrono::steady_clock::now() >= next_maintenance) {
-      next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_maintenance) {
+      next_maintenance = now + kMaintenanceEvery;
       Status s = engine_->Maintain();
       if (!s.ok()) LOG_WARN("storage maintenance: %s", s.ToString().c_str());
+    }
+    // An untrusted history cache (a write or read failed) is retried every few seconds, so it
+    // is trusted again soon after the disk has room; history comes from SQLite meanwhile.
+    if (!engine_->history_needs_recovery()) {
+      next_recovery = std::chrono::steady_clock::time_point::max();
+    } else if (next_recovery == std::chrono::steady_clock::time_point::max()) {
+      next_recovery = now + options_.recovery_every;
+    } else if (now >= next_recovery) {
+      (void)engine_->RecoverHistory();
+      next_recovery = now + options_.recovery_every;
     }
   }
 }
@@ -98,7 +110,17 @@ void StorageThread::RunBatch(std::vector<Job>* jobs) {
     engine_->set_storage_full(full);
   }
   Status commit = RunJobs(engine_, jobs);
-  if (!commit.ok()) LOG_ERR("storage batch of %zu jobs failed: %s", jobs->size(), commit.ToString().c_str());
+  // A full disk fails every batch until space returns: say so once, then once when it is over.
+  if (!commit.ok()) {
+    if (failed_batches_++ == 0) {
+      LOG_ERR("storage batch of %zu jobs failed: %s (further failures are counted, not logged)", jobs->size(),
+              commit.ToString().c_str());
+    }
+  } else if (failed_batches_ > 0) {
+    LOG_NOTICE("storage writes succeed again after %llu failed batch(es)",
+               static_cast<unsigned long long>(failed_batches_));
+    failed_batches_ = 0;
+  }
   size_t n = jobs->size();
   batches_.fetch_add(1, std::memory_order_relaxed);
   jobs_.fetch_add(n, std::memory_order_relaxed);

@@ -5,11 +5,13 @@
 // single closure to the CompletionQueue that runs each job's `done` with the commit status.
 // Before each batch it checks free space on the data dir against the floor and tells the
 // Engine, so sends are refused with storage_full instead of failing half-way. Once a minute,
-// when it has a moment, it runs the Engine's maintenance (history retention, expired sessions).
+// when it has a moment, it runs the Engine's maintenance (history retention, expired sessions),
+// and while the history cache is untrusted it retries its recovery every `recovery_every`.
 // Submit()/Pending() are thread-safe. Stop() finishes every queued job, then joins.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -28,6 +30,7 @@ class StorageThread final : public Storage {
     std::string free_space_path;   // statvfs() this path before each batch
     int64_t min_free_bytes = 0;    // below it the Engine refuses new data
     size_t max_batch = 4096;       // jobs per transaction at most
+    std::chrono::milliseconds recovery_every{2000};  // retry an untrusted history cache this often
   };
   // `*engine` and `*completions` must outlive this object (Stop() before destroying them).
   StorageThread(Engine* engine, util::CompletionQueue* completions, Options options);
@@ -58,6 +61,7 @@ class StorageThread final : public Storage {
   bool stopping_ = false;
   std::atomic<size_t> pending_{0};
   std::atomic<uint64_t> batches_{0}, jobs_{0};
+  uint64_t failed_batches_ = 0;  // in a row; storage thread only
   std::thread thread_;
 };
 

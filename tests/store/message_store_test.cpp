@@ -11,7 +11,9 @@
 #include "store/accounts.h"
 #include "store/engine.h"
 #include "store/history_cache.h"
+#include "store/maintenance.h"
 #include "test_util.h"
+#include "util/fault.h"
 
 using namespace chatd;
 using chatd::testing::TempDir;
@@ -458,4 +460,65 @@ TEST_CASE("catch-up: messages of the batch being written are not missed by a cur
   CHECK(got == std::vector<store::Mid>{m1, r.mid});
   CHECK(page.complete);
   CHECK(page.high_water == r.mid);
+}
+
+TEST_CASE("history cache: a failed cache write never hides acked messages from history or catch-up") {
+  Fixture f;
+  std::vector<store::Mid> all;
+  all.push_back(f.SendOk(f.alice, "bob", "before"));
+  util::ArmFaults("history-write");  // the cache's disk is full: its writes fail, SQLite's do not
+  all.push_back(f.SendOk(f.alice, "bob", "while full 1"));
+  all.push_back(f.SendOk(f.bob, "alice", "while full 2"));
+  util::ArmFaults("");  // space is back
+  all.push_back(f.SendOk(f.alice, "bob", "after"));
+  auto history = [&](const store::UserInfo& u, const std::string& with) {
+    store::HistoryResult h;
+    REQUIRE(f.ms().History(u, with, "", 0, 50, &h).ok());
+    std::vector<store::Mid> mids;
+    for (auto& m : h.messages) mids.push_back(std::stoll(m->substr(m->find("\"mid\":") + 6)));
+    return mids;
+  };
+  CHECK(f.Since(f.bob, 0) == all);
+  CHECK(f.Since(f.alice, all[0]) == std::vector<store::Mid>(all.begin() + 1, all.end()));
+  CHECK(history(f.bob, "alice") == all);
+  // The state is recorded for `chatd stats`, once.
+  CHECK(f.engine->history_needs_recovery());
+  store::Stats stats;
+  REQUIRE(store::CollectStats(&f.engine->db(), f.dir / "chatd.db", f.dir / "history", &stats).ok());
+  CHECK(stats.history_state.rfind("behind since ", 0) == 0);
+  CHECK(stats.history_state.find("injected fault history-write") != std::string::npos);
+  // Recovery copies what the cache missed; then the cache itself answers again, complete.
+  REQUIRE(f.engine->RecoverHistory().ok());
+  CHECK_FALSE(f.engine->history_needs_recovery());
+  CHECK(f.engine->history().high_water() == all.back());
+  std::vector<store::HistoryCache::Entry> cached;
+  REQUIRE(f.engine->history().Range(2, 0, 100, &cached).ok());  // conversation 2: alice and bob
+  std::vector<store::Mid> cached_mids;
+  for (auto& e : cached) cached_mids.push_back(e.mid);
+  CHECK(cached_mids == all);
+  CHECK(f.Since(f.bob, 0) == all);
+  REQUIRE(store::CollectStats(&f.engine->db(), f.dir / "chatd.db", f.dir / "history", &stats).ok());
+  CHECK(stats.history_state == "ok");
+}
+
+TEST_CASE("history cache: recovery that fails again keeps answering from SQLite, and a restart with a cache that cannot be written still serves") {
+  Fixture f;
+  std::vector<store::Mid> all;
+  util::ArmFaults("history-write");
+  for (int i = 0; i < 5; ++i) all.push_back(f.SendOk(f.alice, "bob", "m"));
+  CHECK_FALSE(f.engine->RecoverHistory().ok());  // still failing
+  CHECK(f.engine->history_needs_recovery());
+  CHECK(f.Since(f.bob, 0) == all);
+  // A restart while the cache still cannot be written: the engine opens, SQLite serves.
+  f.engine.reset();
+  store::OpenReport report;
+  f.engine = chatd::testing::OpenEngine(f.dir, &f.clock, &report);
+  REQUIRE(f.engine);
+  CHECK(f.engine->history_needs_recovery());
+  all.push_back(f.SendOk(f.bob, "alice", "after restart"));
+  CHECK(f.Since(f.bob, 0) == all);
+  util::ArmFaults("");
+  REQUIRE(f.engine->RecoverHistory().ok());
+  CHECK_FALSE(f.engine->history_needs_recovery());
+  CHECK(f.engine->history().high_water() == all.back());
 }
