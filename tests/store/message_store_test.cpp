@@ -462,8 +462,17 @@ TEST_CASE("catch-up: messages of the batch being written are not missed by a cur
   CHECK(page.high_water == r.mid);
 }
 
+// Arms fault points for one test and disarms them however it ends.
+struct ArmedFaults {
+  explicit ArmedFaults(const char* spec) { util::ArmFaults(spec); }
+  ~ArmedFaults() { util::ArmFaults(""); }
+  ArmedFaults(const ArmedFaults&) = delete;
+  ArmedFaults& operator=(const ArmedFaults&) = delete;
+};
+
 TEST_CASE("history cache: a failed cache write never hides acked messages from history or catch-up") {
   Fixture f;
+  ArmedFaults faults("");
   std::vector<store::Mid> all;
   all.push_back(f.SendOk(f.alice, "bob", "before"));
   util::ArmFaults("history-write");  // the cache's disk is full: its writes fail, SQLite's do not
@@ -503,6 +512,7 @@ TEST_CASE("history cache: a failed cache write never hides acked messages from h
 
 TEST_CASE("history cache: recovery that fails again keeps answering from SQLite, and a restart with a cache that cannot be written still serves") {
   Fixture f;
+  ArmedFaults faults("");
   std::vector<store::Mid> all;
   util::ArmFaults("history-write");
   for (int i = 0; i < 5; ++i) all.push_back(f.SendOk(f.alice, "bob", "m"));
