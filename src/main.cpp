@@ -97,6 +97,7 @@ int Serve(chatd::config::Config& cfg) {
   co.rate = cfg.rate;
   co.burst = cfg.burst;
   co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
+  co.outbound_limit = static_cast<size_t>(cfg.outbound_limit);
   co.presence_grace_ms = cfg.presence_grace_ms;
   core::ChatService service(co, &auth_service, &storage, &server, &clock);
   server.set_service(&service);

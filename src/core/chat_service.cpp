@@ -120,8 +120,9 @@ void ChatService::OnFrame(SessionId sid, std::string_view frame) {
   for (std::string_view line : proto::SplitFrame(frame)) {
     Session* s = Find(sid);
     if (!s) return;  // closed while handling an earlier line
-    if (s->state == State::kAuthenticating || s->state == State::kLoading) {
-      // A hello is being answered: keep what follows it, in order, for after the welcome.
+    if (Holding(*s)) {
+      // A hello is being answered, or a history request waits for budget: keep what follows,
+      // in order, for after it.
       if (s->held_bytes + line.size() > kMaxHeldBytes) {
         proto::Request req;
         (void)proto::Decode(line, &req);
@@ -145,7 +146,32 @@ void ChatService::HandleLine(SessionId sid, std::string_view line) {
     SendError(sid, req.id, st);
     return;
   }
+  if (req.type == proto::RequestType::kHistory && LoggedIn(*s)) {
+    // Its answer may be a page of about a MiB: it needs room in the connection's outbound
+    // budget before it is built. Without room it waits, with everything after it, until
+    // answers are written out.
+    if (!Reserve(sid, *s)) {
+      s->held.insert(s->held.begin(), std::string(line));
+      s->held_bytes += line.size();
+      s->waiting_budget = true;
+      return;
+    }
+  }
   Handle(sid, *s, req);
+}
+
+bool ChatService::Reserve(SessionId sid, Session& s) {
+  size_t used = outbox_->Queued(sid) + s.reserved;
+  if (used > 0 && used + PageReserve() > options_.outbound_limit) return false;
+  s.reserved += PageReserve();
+  return true;
+}
+
+void ChatService::Unreserve(SessionId sid, Session& s) {
+  s.reserved -= std::min(s.reserved, PageReserve());
+  if (!s.waiting_budget) return;
+  s.waiting_budget = false;
+  ReleaseHeld(sid);
 }
 
 void ChatService::ReleaseHeld(SessionId sid) {
@@ -157,8 +183,8 @@ void ChatService::ReleaseHeld(SessionId sid) {
   for (const auto& line : held) {
     Session* again = Find(sid);
     if (!again) return;
-    if (again->state == State::kAuthenticating || again->state == State::kLoading) {
-      again->held_bytes += line.size();  // another hello is in flight: keep waiting
+    if (Holding(*again)) {
+      again->held_bytes += line.size();  // another hello or a history request waits: keep waiting
       again->held.push_back(line);
       continue;
     }
@@ -338,15 +364,18 @@ void ChatService::FetchNextPage(SessionId sid, Session& session) {
   store::Mid after = session.sync_pos;
   bool with_cursor = session.sync_with_cursor;
   int limit = options_.sync_page;
+  size_t max_bytes = options_.page_bytes;
+  session.reserved += PageReserve();  // counted, never refused: catch-up is paced by OnDrained
   storage_->Submit(
-      [page, status, user, after, with_cursor, limit](store::Engine& e) {
-        *status = with_cursor ? e.messages().FetchSince(user, after, limit, page.get())
-                              : e.messages().FetchPending(user, after, limit, page.get());
+      [page, status, user, after, with_cursor, limit, max_bytes](store::Engine& e) {
+        *status = with_cursor ? e.messages().FetchSince(user, after, limit, page.get(), max_bytes)
+                              : e.messages().FetchPending(user, after, limit, page.get(), max_bytes);
       },
       [this, sid, page, status](const Status&) {
         Session* s = Find(sid);
         if (!s || s->state != State::kSyncing) return;
         s->sync_inflight = false;
+        s->reserved -= std::min(s->reserved, PageReserve());
         if (!status->ok()) {
           LOG_ERR("session %llu: catch-up failed: %s", static_cast<unsigned long long>(sid), status->ToString().c_str());
           SendError(sid, "", Status::Internal("could not load your messages; reconnect to try again"));
@@ -383,7 +412,12 @@ void ChatService::FetchNextPage(SessionId sid, Session& session) {
 
 void ChatService::OnDrained(SessionId sid) {
   Session* s = Find(sid);
-  if (s && s->state == State::kSyncing && s->sync_waiting_drain && !s->sync_inflight) FetchNextPage(sid, *s);
+  if (!s) return;
+  if (s->state == State::kSyncing && s->sync_waiting_drain && !s->sync_inflight) FetchNextPage(sid, *s);
+  if (s->waiting_budget) {
+    s->waiting_budget = false;
+    ReleaseHeld(sid);
+  }
 }
 
 void ChatService::HandleWho(SessionId sid, const proto::Request& req) {

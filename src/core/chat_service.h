@@ -52,6 +52,11 @@ struct ServiceOptions {
   int64_t presence_grace_ms = 5000;
   int64_t typing_interval_ms = 1000;  // at most one typing event per user per this
   size_t max_inflight = 256;          // storage requests one session may have waiting
+  // The network layer's per-connection queue limit (past it: 4008). History answers and
+  // catch-up pages are reserved against it before they are built, so what the server holds
+  // for one connection stays near it however many requests the connection pipelines.
+  size_t outbound_limit = 8 << 20;
+  size_t page_bytes = 1 << 20;  // a history answer or catch-up page is cut near this size
 };
 
 struct OpenInfo {
@@ -94,6 +99,8 @@ class ChatService {
     std::vector<std::string> held;
     size_t held_bytes = 0;
     size_t inflight = 0;            // storage requests waiting
+    size_t reserved = 0;            // outbound bytes promised to answers being built
+    bool waiting_budget = false;    // a history request waits (held) for reserved/queued bytes to fall
     bool sync_with_cursor = false;
     store::Mid sync_pos = 0;        // last mid sent during catch-up
     bool sync_inflight = false;     // a page is being fetched
@@ -115,6 +122,19 @@ class ChatService {
   };
 
   bool LoggedIn(const Session& s) const { return s.state >= State::kLoading; }
+  // Lines from the client wait in `held`, in order, while a hello is answered or a history
+  // request waits for outbound budget.
+  static bool Holding(const Session& s) {
+    return s.state == State::kAuthenticating || s.state == State::kLoading || s.waiting_budget;
+  }
+  // What one history answer or catch-up page may occupy: the page bound plus one message at
+  // its largest encoding (every byte escaped as \u00XX), and the answer's own framing.
+  size_t PageReserve() const { return options_.page_bytes + 6 * static_cast<size_t>(options_.max_text) + 1024; }
+  // Reserves PageReserve() bytes for an answer if what is queued and reserved leaves room
+  // (an idle connection always may: a tiny limit must not stall it forever).
+  bool Reserve(SessionId sid, Session& s);
+  // Releases a reservation; held requests run again if they were waiting for it.
+  void Unreserve(SessionId sid, Session& s);
 
   // chat_service.cpp
   void Handle(SessionId sid, Session& session, const proto::Request& req);

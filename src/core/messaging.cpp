@@ -120,12 +120,17 @@ void ChatService::HandleHistory(SessionId sid, Session& session, const proto::Re
   std::string with = req.with, room = req.room, re = req.id;
   store::Mid before = req.has_before ? req.before : 0;
   int limit = req.limit;
-  SubmitFor(
+  size_t max_bytes = options_.page_bytes;
+  // HandleLine reserved the answer's room in the outbound budget; the answer gives it back.
+  bool submitted = SubmitFor(
       sid, session, re,
-      [=](store::Engine& e) { *status = e.messages().History(user, with, room, before, limit, result.get()); },
-      [this, sid, re, result, status](Session&, const Status&) {
+      [=](store::Engine& e) {
+        *status = e.messages().History(user, with, room, before, limit, result.get(), max_bytes);
+      },
+      [this, sid, re, result, status](Session& s, const Status&) {
         if (!status->ok()) {
           SendError(sid, re, *status);
+          Unreserve(sid, s);
           return;
         }
         std::string out;
@@ -139,7 +144,9 @@ void ChatService::HandleHistory(SessionId sid, Session& session, const proto::Re
         for (const auto& m : result->messages) w.Raw(*m);
         w.EndArray().Bool("more", result->more).End();
         SendText(sid, std::move(out));
+        Unreserve(sid, s);  // the answer is counted as queued now
       });
+  if (!submitted) Unreserve(sid, session);
 }
 
 void ChatService::HandleRead(SessionId sid, Session& session, const proto::Request& req) {

@@ -605,7 +605,7 @@ Status MessageStore::FetchSinceFromCache(UserId user, Mid cursor, int limit, Fet
 }
 
 Status MessageStore::History(const UserInfo& user, const std::string& with, const std::string& room, Mid before,
-                             int limit, HistoryResult* out) {
+                             int limit, HistoryResult* out, size_t max_bytes) {
   out->messages.clear();
   out->more = false;
   ConvId conv = 0;
@@ -652,6 +652,16 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
   if (static_cast<int>(newest_first.size()) > limit) {
     newest_first.resize(static_cast<size_t>(limit));
     out->more = true;
+  }
+  // The newest are kept (the client pages on from the oldest it got).
+  size_t bytes = 0;
+  for (size_t i = 0; i < newest_first.size(); ++i) {
+    if (bytes >= max_bytes) {
+      newest_first.resize(i);
+      out->more = true;
+      break;
+    }
+    bytes += newest_first[i]->size();
   }
   out->messages.assign(newest_first.rbegin(), newest_first.rend());
   return Status::Ok();

@@ -120,9 +120,11 @@ class MessageStore {
   // cursor: a device catching up), oldest first, from the history cache. Same bounds.
   util::Status FetchSince(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes = 1 << 20);
 
-  // A page of a conversation, newest `limit` before `before` (0 = newest), returned oldest first.
+  // A page of a conversation, newest `limit` before `before` (0 = newest), returned oldest first:
+  // at most `limit` messages and about `max_bytes` of them (always at least one); `more` when
+  // older ones exist.
   util::Status History(const UserInfo& user, const std::string& with, const std::string& room, Mid before, int limit,
-                       HistoryResult* out);
+                       HistoryResult* out, size_t max_bytes = 1 << 20);
 
   // --- rooms, read markers, unread counts (conversations.cpp) -----------------------------
   util::Status LoadUserState(UserId user, UserState* out);

@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "core/fakes.h"
 
 using namespace chatd;
@@ -121,4 +123,52 @@ TEST_CASE("presence map: first and last session") {
   CHECK(p.Remove(1, 11));
   CHECK_FALSE(p.Online(1));
   CHECK(p.Sessions(1).empty());
+}
+
+TEST_CASE("limits: pipelined history requests wait for outbound budget and are all answered, in order") {
+  core::ServiceOptions o;
+  o.page_bytes = 4096;
+  o.max_text = 1000;
+  o.outbound_limit = 3 * (4096 + 6 * 1000 + 1024);  // room for three answers at a time
+  CoreHarness h(o);
+  h.outbox.track_queue = true;
+  h.AddUser("alice");
+  h.AddUser("bob");
+  h.Login(1, "alice");
+  std::string batch;
+  for (int i = 0; i < 20; ++i) {
+    batch += R"({"type":"send","id":"s)" + std::to_string(i) + R"(","cid":"c)" + std::to_string(i) +
+             R"(","to":"bob","text":")" + std::string(900, 'x') + "\"}\n";
+  }
+  h.service.OnFrame(1, batch);
+  h.Settle();
+  h.outbox.Take(1);
+  h.outbox.Written(1);
+  h.Login(2, "bob");
+  h.outbox.Written(2);
+  std::string reqs;
+  for (int i = 0; i < 10; ++i) reqs += R"({"type":"history","id":"h)" + std::to_string(i) + R"(","with":"alice","limit":200})" "\n";
+  reqs += R"({"type":"ping","id":"after"})";
+  h.service.OnFrame(2, reqs);
+  std::vector<std::string> answers;
+  for (int round = 0; round < 20 && answers.size() < 11; ++round) {
+    h.Settle();
+    auto got = h.outbox.Take(2);
+    // Never more queued than the budget has room for (the last reservation may be spent).
+    CHECK(h.outbox.Queued(2) <= o.outbound_limit);
+    CHECK_FALSE(got.empty());
+    answers.insert(answers.end(), got.begin(), got.end());
+    h.outbox.Written(2);
+    h.service.OnDrained(2);
+  }
+  REQUIRE(answers.size() == 11);
+  // The history answers in request order (a ping needs no storage and may be answered first).
+  CHECK(std::count(answers.begin(), answers.end(), R"({"type":"ok","re":"after"})") == 1);
+  answers.erase(std::remove(answers.begin(), answers.end(), R"({"type":"ok","re":"after"})"), answers.end());
+  for (int i = 0; i < 10; ++i) {
+    CAPTURE(i);
+    CHECK(answers[static_cast<size_t>(i)].find(R"({"type":"ok","re":"h)" + std::to_string(i) + "\"") == 0);
+    CHECK(Has({answers[static_cast<size_t>(i)]}, R"("more":true)"));  // 4 KiB pages of 20 x 900 bytes
+  }
+  CHECK(h.outbox.closed.empty());
 }

@@ -25,10 +25,19 @@ class RecordingOutbox : public core::Outbox {
   bool Send(core::SessionId sid, const core::Frame& frame) override {
     if (closed.count(sid)) return false;
     sent[sid].push_back(*frame);
+    if (track_queue) queued[sid] += frame->size();
     return true;
   }
   void Close(core::SessionId sid, int code, std::string_view) override { closed[sid] = code; }
-  size_t Queued(core::SessionId) const override { return 0; }
+  size_t Queued(core::SessionId sid) const override {
+    auto it = queued.find(sid);
+    return it == queued.end() ? 0 : it->second;
+  }
+
+  // With track_queue, frames count as queued until the test says they were written.
+  bool track_queue = false;
+  std::map<core::SessionId, size_t> queued;
+  void Written(core::SessionId sid) { queued[sid] = 0; }
 
   // Frames sent to `sid` since the last call.
   std::vector<std::string> Take(core::SessionId sid) {
@@ -50,9 +59,12 @@ struct CoreHarness {
   auth::HashPool hashes{&completions, 1};
   core::AuthService auth{core::AuthOptions{true, 30, "0123456789abcdef0123456789abcdef"}, &storage, &hashes, &clock};
   RecordingOutbox outbox;
-  core::ChatService service{core::ServiceOptions{}, &auth, &storage, &outbox, &clock};
+  core::ServiceOptions options;
+  core::ChatService service{options, &auth, &storage, &outbox, &clock};
 
-  CoreHarness() { (void)auth::InitCrypto(); }
+  explicit CoreHarness(core::ServiceOptions o = {}) : options(o), service(options, &auth, &storage, &outbox, &clock) {
+    (void)auth::InitCrypto();
+  }
 
   // Closes and reopens the engine on the same files (a restart of the storage side).
   void Reopen() {

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+"""What one client can cost the server and the other users: memory held on a connection's
+behalf (bounded by its outbound limit), the send rate limit across reconnects, room creation
+and membership churn, and password guessing. Each test prints one line of figures."""
+import asyncio
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+FAST = ("--rate", 100000, "--burst", 100000)
+SANITIZED = bool(os.environ.get("CHATD_SANITIZE"))  # RSS means little under ASan (shadow memory, quarantine)
+MIB = 1024 * 1024
+
+
+def status_kb(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak_rss(pid):
+    """Resets VmHWM (the peak resident size) so it measures from now; False if not allowed."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def figure(line):
+    print("figures: " + line, flush=True)
+
+
+class MemoryTest(harness.AsyncChatdTestCase):
+    async def test_pipelined_history_requests_hold_at_most_the_outbound_limit(self):
+        srv = self.start_server(*FAST)  # outbound-limit: 8 MiB (the default)
+        alice, bob = srv.new_user("alice"), srv.new_user("bob")
+        a = await self.logged_in(srv, alice)
+        text = "x" * 16000
+        for first in range(0, 200, 50):
+            for n in range(first, first + 50):
+                await a.send({"type": "send", "id": "s%d" % n, "cid": "c%d" % n, "to": bob.user, "text": text})
+            for n in range(first, first + 50):
+                self.assertEqual((await a.wait_seen(pred=lambda o, i="s%d" % n: o.get("re") == i))["type"], "ok")
+        raw = self.raw(srv)
+        raw.login(bob.token)
+        pid = srv.proc.pid
+        peak_resettable = reset_peak_rss(pid)
+        before_kb = status_kb(pid, "VmHWM" if peak_resettable else "VmRSS")
+        # One frame, 64 requests for 200 messages of 16 KB each: 200 MB if all were built at once.
+        raw.send_text("\n".join(json.dumps({"type": "history", "id": "h%d" % i, "with": alice.user, "limit": 200})
+                                for i in range(64)))
+        # A bystander is answered meanwhile, and quickly.
+        t0 = time.monotonic()
+        self.assertEqual((await a.request({"type": "ping"}))["type"], "ok")
+        bystander_ms = (time.monotonic() - t0) * 1000
+        await asyncio.sleep(2)  # the server works on the requests; this client reads nothing yet
+        after_kb = status_kb(pid, "VmHWM" if peak_resettable else "VmRSS")
+        growth = (after_kb - before_kb) / 1024
+        figure("64 pipelined history requests over 16 KB messages: peak RSS +%.1f MiB (%s), "
+               "bystander ping %.1f ms" % (growth, "VmHWM" if peak_resettable else "VmRSS", bystander_ms))
+        # Every request is answered, in order, once the client reads: pages of about 1 MiB that
+        # say there is more, and the connection was never closed for being slow.
+        answers, mids_seen = [], set()
+        deadline = time.monotonic() + harness.timeout(60)
+        while len(answers) < 64 and time.monotonic() < deadline:
+            for obj in raw.recv_objects(wait=max(0.1, deadline - time.monotonic())):
+                if str(obj.get("re", "")).startswith("h"):
+                    answers.append(obj)
+        self.assertEqual([o["re"] for o in answers], ["h%d" % i for i in range(64)])
+        for o in answers:
+            self.assertEqual(o["type"], "ok", o)
+            size = len(json.dumps(o))
+            self.assertLess(size, 1.2 * MIB, "a history answer is bounded by bytes too")
+            self.assertTrue(o["more"])
+            mids_seen.update(m["mid"] for m in o["messages"])
+            self.assertGreater(len(o["messages"]), 10)
+        if not SANITIZED:
+            self.assertLess(growth, 40, "the server held %.0f MiB for one connection (outbound limit 8 MiB)" % growth)
+        await a.close()
+
+
+if __name__ == "__main__":
+    harness.main()
