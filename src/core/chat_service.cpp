@@ -76,7 +76,7 @@ void ChatService::OnClose(SessionId sid) {
     store::UserId user = s.user.id;
     LOG_INFO("session %llu (%s) closed", static_cast<unsigned long long>(sid), s.user.name.c_str());
     if (presence_.Remove(user, sid)) {
-      buckets_.erase(user);
+      ForgetBucketWhenFull(user);
       online_names_.erase(Lower(s.user.name));
       auto ctx = users_.find(user);
       if (ctx != users_.end() && ctx->second.announced) {
@@ -113,6 +113,18 @@ void ChatService::Tick() {
     if (ctx == users_.end()) continue;
     AnnouncePresence(user, ctx->second, false);
     users_.erase(ctx);
+  }
+  // Rate buckets of users who went offline, once refilled: forgetting them then changes nothing.
+  while (!bucket_expiry_.empty() && bucket_expiry_.begin()->first <= now) {
+    store::UserId user = bucket_expiry_.begin()->second;
+    bucket_expiry_.erase(bucket_expiry_.begin());
+    auto b = buckets_.find(user);
+    if (b == buckets_.end() || presence_.Online(user)) continue;
+    if (BucketFullAt(b->second) <= now) {
+      buckets_.erase(b);
+    } else {
+      bucket_expiry_.emplace(BucketFullAt(b->second), user);  // spent again before going offline
+    }
   }
 }
 

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -81,6 +82,7 @@ class ChatService {
   void Tick();
 
   size_t sessions() const { return sessions_.size(); }
+  size_t rate_buckets() const { return buckets_.size(); }
   const PresenceMap& presence() const { return presence_; }
 
  private:
@@ -158,6 +160,10 @@ class ChatService {
   void HandleHistory(SessionId sid, Session& session, const proto::Request& req);
   void HandleRead(SessionId sid, Session& session, const proto::Request& req);
   bool TakeToken(store::UserId user, int64_t* retry_ms);
+  // When `b` has refilled to the burst (monotonic ms).
+  int64_t BucketFullAt(const Bucket& b) const;
+  // The user's last session closed: drop their bucket once it is full again (Tick).
+  void ForgetBucketWhenFull(store::UserId user);
 
   // rooms.cpp
   void HandleJoin(SessionId sid, Session& session, const proto::Request& req);
@@ -195,6 +201,7 @@ class ChatService {
   // Sessions in open order with their hello deadline (monotonic ms): Tick() pops expired ones.
   std::deque<std::pair<int64_t, SessionId>> hello_deadlines_;
   std::unordered_map<store::UserId, Bucket> buckets_;
+  std::multimap<int64_t, store::UserId> bucket_expiry_;  // when an offline user's bucket is full
 };
 
 }  // namespace chatd::core

@@ -29,6 +29,17 @@ bool ChatService::TakeToken(store::UserId user, int64_t* retry_ms) {
   return false;
 }
 
+int64_t ChatService::BucketFullAt(const Bucket& b) const {
+  double missing = options_.burst - b.tokens;
+  return b.last_ms + (missing > 0 ? static_cast<int64_t>(missing * 1000.0 / options_.rate) + 1 : 0);
+}
+
+void ChatService::ForgetBucketWhenFull(store::UserId user) {
+  // Kept while it is not full again: a reconnect must not hand out a fresh burst.
+  auto b = buckets_.find(user);
+  if (b != buckets_.end()) bucket_expiry_.emplace(BucketFullAt(b->second), user);
+}
+
 void ChatService::HandleSend(SessionId sid, Session& session, const proto::Request& req) {
   if (req.text.size() > static_cast<size_t>(options_.max_text)) {
     SendError(sid, req.id, Status::TooLarge("message text is over " + std::to_string(options_.max_text) + " bytes"));

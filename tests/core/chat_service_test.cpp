@@ -172,3 +172,31 @@ TEST_CASE("limits: pipelined history requests wait for outbound budget and are a
   }
   CHECK(h.outbox.closed.empty());
 }
+
+TEST_CASE("limits: the send rate limit is not reset by reconnecting") {
+  CoreHarness h;  // burst 100, rate 20/s; the manual clock does not move
+  h.AddUser("alice");
+  h.AddUser("bob");
+  int oks = 0;
+  for (core::SessionId sid = 1; sid <= 5; ++sid) {
+    h.Login(sid, "alice");
+    std::string batch;
+    for (int i = 0; i < 150; ++i) {
+      batch += R"({"type":"send","id":1,"cid":"r)" + std::to_string(sid) + "-" + std::to_string(i) +
+               R"(","to":"bob","text":"x"})" "\n";
+    }
+    h.service.OnFrame(sid, batch);
+    h.Settle();
+    for (const auto& f : h.outbox.Take(sid)) oks += f.find(R"("mid":)") != std::string::npos && f.rfind(R"({"type":"ok")", 0) == 0;
+    h.service.OnClose(sid);
+  }
+  CHECK(oks == 100);  // the burst, once, however often alice reconnects
+  // Time refills the bucket; a full bucket is forgotten once its user is offline.
+  h.clock.Advance(10'000);
+  h.service.Tick();
+  CHECK(h.service.rate_buckets() == 0);
+  h.Login(9, "alice");
+  h.service.OnFrame(9, R"({"type":"send","id":2,"cid":"later","to":"bob","text":"x"})");
+  h.Settle();
+  CHECK(Has(h.outbox.Take(9), R"({"type":"ok","re":2,"mid":)"));
+}

@@ -87,5 +87,27 @@ class MemoryTest(harness.AsyncChatdTestCase):
         await a.close()
 
 
+class RateTest(harness.AsyncChatdTestCase):
+    async def test_reconnecting_does_not_reset_the_send_rate_limit(self):
+        srv = self.start_server()  # rate 20/s, burst 100
+        alice, bob = srv.new_user("alice"), srv.new_user("bob")
+        t0 = time.monotonic()
+        oks = limited = 0
+        for c in range(5):
+            ws = await self.logged_in(srv, alice, device="d%d" % c)
+            await ws.send("\n".join(json.dumps({"type": "send", "id": "c%d-%d" % (c, i), "cid": "c%d-%d" % (c, i),
+                                                "to": bob.user, "text": "x"}) for i in range(150)))
+            for i in range(150):
+                answer = await ws.wait_seen(pred=lambda o, r="c%d-%d" % (c, i): o.get("re") == r)
+                oks += answer["type"] == "ok"
+                limited += answer.get("code") == "rate_limited"
+            await ws.close()
+        elapsed = time.monotonic() - t0
+        figure("5 connections x 150 pipelined sends in %.2f s: %d ok, %d rate_limited (burst 100 + 20/s allows %d)"
+               % (elapsed, oks, limited, 100 + int(20 * elapsed)))
+        self.assertEqual(oks + limited, 750)
+        self.assertLessEqual(oks, 100 + 20 * elapsed + 1)
+
+
 if __name__ == "__main__":
     harness.main()
