@@ -57,6 +57,7 @@ int Serve(chatd::config::Config& cfg) {
   eo.history_max_days = cfg.history_max_days;
   eo.pool_max_messages = cfg.pool_max_messages;
   eo.pool_max_bytes = cfg.pool_max_bytes;
+  eo.max_rooms_per_user = cfg.max_rooms_per_user;
   std::unique_ptr<store::Engine> engine;
   store::OpenReport report;
   s = store::Engine::Open(eo, &engine, &report);
@@ -96,6 +97,8 @@ int Serve(chatd::config::Config& cfg) {
   co.max_text = cfg.max_text;
   co.rate = cfg.rate;
   co.burst = cfg.burst;
+  co.room_rate = cfg.room_rate;
+  co.room_burst = cfg.room_burst;
   co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
   co.outbound_limit = static_cast<size_t>(cfg.outbound_limit);
   co.presence_grace_ms = cfg.presence_grace_ms;

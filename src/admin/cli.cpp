@@ -90,6 +90,11 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
   b.Bind("max-text", c.max_text, "Largest message text, bytes of UTF-8")->group(msg);
   b.Bind("rate", c.rate, "Messages per second one user may send, sustained")->group(msg);
   b.Bind("burst", c.burst, "Messages one user may send at once")->group(msg);
+  b.Bind("room-rate", c.room_rate, "Room joins, leaves and invites per second one user may make, sustained")
+      ->group(msg);
+  b.Bind("room-burst", c.room_burst, "Room joins, leaves and invites one user may make at once")->group(msg);
+  b.Bind("max-rooms-per-user", c.max_rooms_per_user, "Rooms one user may create (admins: no limit; 0 = no limit)")
+      ->group(msg);
   b.Bind("pool-max-messages", c.pool_max_messages, "Undelivered messages one user may have waiting")->group(msg);
   b.Bind("pool-max-bytes", c.pool_max_bytes, "Bytes of undelivered messages one user may have waiting")->group(msg);
   b.Bind("history-max-messages", c.history_max_messages, "Messages kept in the history cache per conversation")

@@ -41,6 +41,9 @@ struct Config {
   int max_text = 16 * 1024;                // bytes of UTF-8 in one message
   int rate = 20;                           // messages per second per user (sustained)
   int burst = 100;                         // messages a user may send at once
+  int room_rate = 1;                       // joins, leaves and invites per second per user (sustained)
+  int room_burst = 20;                     // ... and at once
+  int max_rooms_per_user = 100;            // rooms one user may create (admins: no limit); 0 = no limit
   int pool_max_messages = 10000;           // undelivered 1:1 messages one user may have waiting
   int64_t pool_max_bytes = 64LL * 1024 * 1024;  // ... and their bytes
   int history_max_messages = 10000;        // RocksDB history kept per conversation

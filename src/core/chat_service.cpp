@@ -31,7 +31,13 @@ std::string Lower(std::string s) {
 
 ChatService::ChatService(ServiceOptions options, AuthService* auth, store::Storage* storage, Outbox* outbox,
                          const util::Clock* clock)
-    : options_(options), auth_(auth), storage_(storage), outbox_(outbox), clock_(clock) {}
+    : options_(options),
+      auth_(auth),
+      storage_(storage),
+      outbox_(outbox),
+      clock_(clock),
+      send_limiter_(options.rate, options.burst),
+      room_limiter_(options.room_rate, options.room_burst) {}
 
 ChatService::~ChatService() = default;
 
@@ -76,12 +82,14 @@ void ChatService::OnClose(SessionId sid) {
     store::UserId user = s.user.id;
     LOG_INFO("session %llu (%s) closed", static_cast<unsigned long long>(sid), s.user.name.c_str());
     if (presence_.Remove(user, sid)) {
-      ForgetBucketWhenFull(user);
+      send_limiter_.Release(static_cast<uint64_t>(user));
+      room_limiter_.Release(static_cast<uint64_t>(user));
       online_names_.erase(Lower(s.user.name));
       auto ctx = users_.find(user);
       if (ctx != users_.end() && ctx->second.announced) {
         pending_offline_[user] = clock_->MonoMs() + options_.presence_grace_ms;
       } else if (ctx != users_.end()) {
+        UntrackRooms(ctx->second);
         users_.erase(ctx);
       }
     }
@@ -112,20 +120,11 @@ void ChatService::Tick() {
     auto ctx = users_.find(user);
     if (ctx == users_.end()) continue;
     AnnouncePresence(user, ctx->second, false);
+    UntrackRooms(ctx->second);
     users_.erase(ctx);
   }
-  // Rate buckets of users who went offline, once refilled: forgetting them then changes nothing.
-  while (!bucket_expiry_.empty() && bucket_expiry_.begin()->first <= now) {
-    store::UserId user = bucket_expiry_.begin()->second;
-    bucket_expiry_.erase(bucket_expiry_.begin());
-    auto b = buckets_.find(user);
-    if (b == buckets_.end() || presence_.Online(user)) continue;
-    if (BucketFullAt(b->second) <= now) {
-      buckets_.erase(b);
-    } else {
-      bucket_expiry_.emplace(BucketFullAt(b->second), user);  // spent again before going offline
-    }
-  }
+  send_limiter_.Prune(now);
+  room_limiter_.Prune(now);
 }
 
 void ChatService::OnFrame(SessionId sid, std::string_view frame) {
@@ -220,26 +219,35 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
   }
 
   switch (req.type) {
-    case RequestType::kWho: {
+    case RequestType::kWho:
       // Listing everyone online costs O(users): it spends from the same bucket as sends.
-      int64_t retry_ms = 0;
-      if (!TakeToken(session.user.id, &retry_ms)) {
-        return SendError(sid, req.id, Status::RateLimited("slow down"), retry_ms);
-      }
+      if (!Spend(send_limiter_, sid, session, req, "slow down")) return;
       return HandleWho(sid, req);
-    }
     case RequestType::kSend: return HandleSend(sid, session, req);
     case RequestType::kAck: return HandleAck(sid, session, req);
     case RequestType::kHistory: return HandleHistory(sid, session, req);
     case RequestType::kRead: return HandleRead(sid, session, req);
     case RequestType::kTyping: return HandleTyping(sid, session, req);
-    case RequestType::kJoin: return HandleJoin(sid, session, req);
-    case RequestType::kLeave: return HandleLeave(sid, session, req);
-    case RequestType::kInvite: return HandleInvite(sid, session, req);
+    case RequestType::kJoin:
+    case RequestType::kLeave:
+    case RequestType::kInvite:
+      // Each tells a whole room (and a join may create one): a budget of their own.
+      if (!Spend(room_limiter_, sid, session, req, "slow down: too many room changes")) return;
+      if (req.type == RequestType::kJoin) return HandleJoin(sid, session, req);
+      if (req.type == RequestType::kLeave) return HandleLeave(sid, session, req);
+      return HandleInvite(sid, session, req);
     case RequestType::kRooms: return HandleRooms(sid, session, req);
     case RequestType::kHello:
     case RequestType::kPing: return;  // handled above
   }
+}
+
+bool ChatService::Spend(RateLimiter& limiter, SessionId sid, const Session& session, const proto::Request& req,
+                        const char* what) {
+  int64_t retry_ms = 0;
+  if (limiter.Take(static_cast<uint64_t>(session.user.id), clock_->MonoMs(), &retry_ms)) return true;
+  SendError(sid, req.id, Status::RateLimited(what), retry_ms);
+  return false;
 }
 
 bool ChatService::SubmitFor(SessionId sid, Session& session, const std::string& re, store::Storage::Run run,
@@ -334,11 +342,8 @@ void ChatService::SendWelcome(SessionId sid, Session& session, const store::User
   store::UserId uid = session.user.id;
   UserCtx& ctx = users_[uid];
   ctx.name = session.user.name;
-  ctx.rooms.clear();
-  for (const auto& room : state.rooms) {
-    RememberRoom(room);
-    ctx.rooms.push_back(room.conv);
-  }
+  UntrackRooms(ctx);  // another device's welcome had them; this list is newer
+  for (const auto& room : state.rooms) TrackRoom(ctx, room);
   for (const auto& p : state.partners) ctx.partners.insert(p.id);
   if (pending_offline_.erase(uid) == 0 && !ctx.announced) AnnouncePresence(uid, ctx, true);
   ctx.announced = true;

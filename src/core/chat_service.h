@@ -23,7 +23,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +33,7 @@
 #include "core/auth_service.h"
 #include "core/outbox.h"
 #include "core/presence_map.h"
+#include "core/rate_limiter.h"
 #include "proto/messages.h"
 #include "store/message_store.h"
 #include "store/storage.h"
@@ -48,6 +48,8 @@ struct ServiceOptions {
   int max_text = 16 * 1024;   // bytes of message text
   double rate = 20;           // messages per second per user, sustained
   double burst = 100;         // and at once
+  double room_rate = 1;       // joins, leaves and invites per second per user, sustained
+  double room_burst = 20;     // and at once
   int sync_page = 1000;       // messages per catch-up page
   size_t sync_pause_bytes = 1 << 20;  // wait for the queue to drain below this between pages
   int64_t presence_grace_ms = 5000;
@@ -82,7 +84,8 @@ class ChatService {
   void Tick();
 
   size_t sessions() const { return sessions_.size(); }
-  size_t rate_buckets() const { return buckets_.size(); }
+  size_t rate_buckets() const { return send_limiter_.size() + room_limiter_.size(); }
+  size_t rooms_tracked() const { return rooms_.size(); }
   const PresenceMap& presence() const { return presence_; }
 
  private:
@@ -116,11 +119,6 @@ class ChatService {
     std::vector<store::ConvId> rooms;          // rooms the user is in
     std::unordered_set<store::UserId> partners;  // 1:1 conversation partners
     int64_t last_typing_ms = -1'000'000;
-  };
-
-  struct Bucket {
-    double tokens = 0;
-    int64_t last_ms = 0;
   };
 
   bool LoggedIn(const Session& s) const { return s.state >= State::kLoading; }
@@ -159,11 +157,10 @@ class ChatService {
   void HandleAck(SessionId sid, Session& session, const proto::Request& req);
   void HandleHistory(SessionId sid, Session& session, const proto::Request& req);
   void HandleRead(SessionId sid, Session& session, const proto::Request& req);
-  bool TakeToken(store::UserId user, int64_t* retry_ms);
-  // When `b` has refilled to the burst (monotonic ms).
-  int64_t BucketFullAt(const Bucket& b) const;
-  // The user's last session closed: drop their bucket once it is full again (Tick).
-  void ForgetBucketWhenFull(store::UserId user);
+  // Spends one token of the user's send bucket (sends, who) or room bucket (join, leave,
+  // invite); false and a rate_limited error when it is empty.
+  bool Spend(RateLimiter& limiter, SessionId sid, const Session& session, const proto::Request& req,
+             const char* what);
 
   // rooms.cpp
   void HandleJoin(SessionId sid, Session& session, const proto::Request& req);
@@ -171,7 +168,13 @@ class ChatService {
   void HandleInvite(SessionId sid, Session& session, const proto::Request& req);
   void HandleRooms(SessionId sid, Session& session, const proto::Request& req);
   void HandleTyping(SessionId sid, Session& session, const proto::Request& req);
+  // rooms_ holds the rooms of online users, counted by how many of them have it in their
+  // UserCtx::rooms: Track/Untrack keep the count, and a room nobody online is in is dropped.
+  // RememberRoom() refreshes a tracked room's member list.
   void RememberRoom(const store::RoomInfo& room);
+  void TrackRoom(UserCtx& ctx, const store::RoomInfo& room);
+  void UntrackRoom(UserCtx& ctx, store::ConvId conv);
+  void UntrackRooms(UserCtx& ctx);
   void AddPartners(store::UserId a, store::UserId b);
   // Calls fn(user) once for every online user who can see `user`'s presence.
   template <typename Fn>
@@ -196,12 +199,16 @@ class ChatService {
   PresenceMap presence_;
   std::unordered_map<store::UserId, UserCtx> users_;
   std::unordered_map<std::string, store::UserId> online_names_;  // lower-case name -> user (online)
-  std::unordered_map<store::ConvId, store::RoomInfo> rooms_;     // rooms of online users
+  struct TrackedRoom {
+    store::RoomInfo info;
+    int online = 0;  // online users with it in their UserCtx::rooms
+  };
+  std::unordered_map<store::ConvId, TrackedRoom> rooms_;  // rooms of online users
   std::unordered_map<store::UserId, int64_t> pending_offline_;    // user -> when to announce offline
   // Sessions in open order with their hello deadline (monotonic ms): Tick() pops expired ones.
   std::deque<std::pair<int64_t, SessionId>> hello_deadlines_;
-  std::unordered_map<store::UserId, Bucket> buckets_;
-  std::multimap<int64_t, store::UserId> bucket_expiry_;  // when an offline user's bucket is full
+  RateLimiter send_limiter_;  // send, who
+  RateLimiter room_limiter_;  // join, leave, invite: each announces to a whole room
 };
 
 }  // namespace chatd::core

@@ -13,33 +13,6 @@ namespace chatd::core {
 
 using util::Status;
 
-bool ChatService::TakeToken(store::UserId user, int64_t* retry_ms) {
-  int64_t now = clock_->MonoMs();
-  auto [it, fresh] = buckets_.try_emplace(user, Bucket{options_.burst, now});
-  Bucket& b = it->second;
-  if (!fresh) {
-    b.tokens = std::min(options_.burst, b.tokens + static_cast<double>(now - b.last_ms) * options_.rate / 1000.0);
-    b.last_ms = now;
-  }
-  if (b.tokens >= 1.0) {
-    b.tokens -= 1.0;
-    return true;
-  }
-  *retry_ms = static_cast<int64_t>((1.0 - b.tokens) * 1000.0 / options_.rate) + 1;
-  return false;
-}
-
-int64_t ChatService::BucketFullAt(const Bucket& b) const {
-  double missing = options_.burst - b.tokens;
-  return b.last_ms + (missing > 0 ? static_cast<int64_t>(missing * 1000.0 / options_.rate) + 1 : 0);
-}
-
-void ChatService::ForgetBucketWhenFull(store::UserId user) {
-  // Kept while it is not full again: a reconnect must not hand out a fresh burst.
-  auto b = buckets_.find(user);
-  if (b != buckets_.end()) bucket_expiry_.emplace(BucketFullAt(b->second), user);
-}
-
 void ChatService::HandleSend(SessionId sid, Session& session, const proto::Request& req) {
   if (req.text.size() > static_cast<size_t>(options_.max_text)) {
     SendError(sid, req.id, Status::TooLarge("message text is over " + std::to_string(options_.max_text) + " bytes"));
@@ -49,11 +22,7 @@ void ChatService::HandleSend(SessionId sid, Session& session, const proto::Reque
     SendError(sid, req.id, Status::Forbidden("only admins may broadcast"));
     return;
   }
-  int64_t retry_ms = 0;
-  if (!TakeToken(session.user.id, &retry_ms)) {
-    SendError(sid, req.id, Status::RateLimited("slow down: too many messages"), retry_ms);
-    return;
-  }
+  if (!Spend(send_limiter_, sid, session, req, "slow down: too many messages")) return;
   auto sreq = std::make_shared<store::SendRequest>();
   sreq->sender = session.user;
   sreq->cid = req.cid;

@@ -29,7 +29,30 @@ Frame MemberEvent(const std::string& room, const std::string& user, bool joined)
 
 }  // namespace
 
-void ChatService::RememberRoom(const store::RoomInfo& room) { rooms_[room.conv] = room; }
+void ChatService::RememberRoom(const store::RoomInfo& room) {
+  auto it = rooms_.find(room.conv);
+  if (it != rooms_.end()) it->second.info = room;  // a newer member list
+}
+
+void ChatService::TrackRoom(UserCtx& ctx, const store::RoomInfo& room) {
+  if (std::find(ctx.rooms.begin(), ctx.rooms.end(), room.conv) == ctx.rooms.end()) {
+    ctx.rooms.push_back(room.conv);
+    ++rooms_[room.conv].online;
+  }
+  rooms_[room.conv].info = room;
+}
+
+void ChatService::UntrackRoom(UserCtx& ctx, store::ConvId conv) {
+  auto mine = std::find(ctx.rooms.begin(), ctx.rooms.end(), conv);
+  if (mine == ctx.rooms.end()) return;
+  ctx.rooms.erase(mine);
+  auto it = rooms_.find(conv);
+  if (it != rooms_.end() && --it->second.online <= 0) rooms_.erase(it);
+}
+
+void ChatService::UntrackRooms(UserCtx& ctx) {
+  while (!ctx.rooms.empty()) UntrackRoom(ctx, ctx.rooms.back());
+}
 
 void ChatService::AddPartners(store::UserId a, store::UserId b) {
   if (a == b) return;
@@ -62,8 +85,8 @@ void ChatService::ForEachWatcher(store::UserId user, const UserCtx& ctx, Fn fn) 
   for (store::UserId p : ctx.partners) visit(p);
   for (store::ConvId conv : ctx.rooms) {
     auto room = rooms_.find(conv);
-    if (room == rooms_.end() || !room->second.members) continue;
-    for (store::UserId m : *room->second.members) visit(m);
+    if (room == rooms_.end() || !room->second.info.members) continue;
+    for (store::UserId m : *room->second.info.members) visit(m);
   }
 }
 
@@ -106,10 +129,7 @@ void ChatService::HandleJoin(SessionId sid, Session& session, const proto::Reque
         const store::RoomInfo& info = result->room;
         RememberRoom(info);
         auto ctx = users_.find(user.id);
-        if (ctx != users_.end() &&
-            std::find(ctx->second.rooms.begin(), ctx->second.rooms.end(), info.conv) == ctx->second.rooms.end()) {
-          ctx->second.rooms.push_back(info.conv);
-        }
+        if (ctx != users_.end()) TrackRoom(ctx->second, info);
         std::string ok;
         proto::JsonWriter w(&ok);
         w.Begin().Str("type", "ok");
@@ -144,10 +164,7 @@ void ChatService::HandleLeave(SessionId sid, Session& session, const proto::Requ
         }
         RememberRoom(*result);
         auto ctx = users_.find(user.id);
-        if (ctx != users_.end()) {
-          auto& rooms = ctx->second.rooms;
-          rooms.erase(std::remove(rooms.begin(), rooms.end(), result->conv), rooms.end());
-        }
+        if (ctx != users_.end()) UntrackRoom(ctx->second, result->conv);
         if (!re.empty()) SendText(sid, EncodeOk(re));
         Frame event = MemberEvent(result->name, user.name, false);
         for (store::UserId m : *result->members) DeliverEvent(m, event, 0);
@@ -236,7 +253,7 @@ void ChatService::HandleTyping(SessionId sid, Session& session, const proto::Req
     const store::RoomInfo* room = nullptr;
     for (store::ConvId conv : ctx->second.rooms) {
       auto it = rooms_.find(conv);
-      if (it != rooms_.end() && Lower(it->second.name) == Lower(req.room)) room = &it->second;
+      if (it != rooms_.end() && Lower(it->second.info.name) == Lower(req.room)) room = &it->second.info;
     }
     if (!room) {
       SendError(sid, req.id, Status::Forbidden("you are not in #" + req.room));

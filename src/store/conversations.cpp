@@ -27,6 +27,7 @@ constexpr const char* kUserConvs =
 constexpr const char* kBroadcastUnread =
     "SELECT count(*) FROM (SELECT 1 FROM messages m, users u WHERE u.id = ?1 AND m.conv_id = 1 "
     "  AND m.mid > max(u.broadcast_read, u.joined_mid) AND m.sender_id != ?1 LIMIT 1000)";
+constexpr const char* kRoomsOwned = "SELECT count(*) FROM conversations WHERE kind = 2 AND owner_id = ?1";
 constexpr const char* kIsInvited = "SELECT 1 FROM invites WHERE conv_id = ?1 AND user_id = ?2";
 constexpr const char* kInsertInvite =
     "INSERT OR REPLACE INTO invites (conv_id, user_id, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)";
@@ -138,6 +139,16 @@ Status MessageStore::Join(const UserInfo& user, const std::string& room, bool ma
   *out = JoinResult{};
   Status s = FindRoom(room, &out->room);
   if (s.code() == util::Code::kNotFound) {
+    if (limits_.max_rooms_per_user > 0 && !user.admin) {
+      std::unique_ptr<SqliteStmt> owned;
+      if (!(s = PrepareRun(db_, kRoomsOwned, &owned)).ok()) return s;
+      owned->Bind(1, user.id);
+      if (!owned->Step(&s)) return s.ok() ? Status::Internal("room count") : s;
+      if (owned->Int(0) >= limits_.max_rooms_per_user) {
+        return Status::QuotaExceeded("you have created " + std::to_string(owned->Int(0)) +
+                                     " rooms, the most allowed here; join an existing one or ask an admin");
+      }
+    }
     StmtScope st(insert_conv_.get());
     st->Bind(1, static_cast<int64_t>(ConvKind::kRoom)).BindNull(2).BindNull(3).Bind(4, room);
     st->Bind(5, make_private ? 1 : 0).Bind(6, user.id).Bind(7, now_ms);

@@ -30,6 +30,7 @@ MessageLimits Limits(const EngineOptions& o) {
   l.pool_max_bytes = o.pool_max_bytes;
   l.history_max_messages = o.history_max_messages;
   l.history_max_days = o.history_max_days;
+  l.max_rooms_per_user = o.max_rooms_per_user;
   return l;
 }
 

@@ -35,6 +35,7 @@ struct EngineOptions {
   int history_max_days = 365;
   int pool_max_messages = 10000;
   int64_t pool_max_bytes = 64LL * 1024 * 1024;
+  int max_rooms_per_user = 100;
 };
 
 // What Open() found and did, for the start-up log line.

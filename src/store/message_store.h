@@ -33,6 +33,7 @@ struct MessageLimits {
   int64_t pool_max_bytes = 64LL * 1024 * 1024;
   int history_max_messages = 10000;
   int history_max_days = 365;
+  int max_rooms_per_user = 100;  // rooms one (non-admin) user may create; 0 = no limit
 };
 
 struct SendRequest {
@@ -130,6 +131,7 @@ class MessageStore {
   util::Status LoadUserState(UserId user, UserState* out);
   // Joins `room`, creating it (owned by the user; private if `make_private`) when it does not
   // exist. Private rooms need an invitation. Joining twice is fine (already_member).
+  // QuotaExceeded when the user (not an admin) has created max_rooms_per_user rooms already.
   util::Status Join(const UserInfo& user, const std::string& room, bool make_private, int64_t now_ms,
                     JoinResult* out);
   // NotFound if the user is not in the room. *out is the room after the leave.

@@ -171,3 +171,38 @@ TEST_CASE("read markers: other devices follow, the peer gets a receipt, unread c
   h.Reopen();
   CHECK(Has(h.Login(9, "ben"), R"("unread":{"ann":1})"));
 }
+
+TEST_CASE("limits: joins, leaves and invites spend a room budget of their own; room state nobody online uses is dropped") {
+  core::ServiceOptions o;
+  o.room_burst = 5;
+  o.room_rate = 1;
+  o.presence_grace_ms = 0;
+  CoreHarness h(o);
+  h.Login(1, "ann");
+  h.Login(2, "ben");
+  std::string joins;
+  for (int i = 0; i < 8; ++i) joins += R"({"type":"join","id":"j)" + std::to_string(i) + R"(","room":"r)" + std::to_string(i) + "\"}\n";
+  Do(h, 1, joins);
+  auto frames = h.outbox.Take(1);
+  CHECK(Count(frames, R"("created":true)") == 5);
+  CHECK(Count(frames, R"("code":"rate_limited")") == 3);
+  // Sending is not blocked by it.
+  Do(h, 1, R"({"type":"send","id":"s","cid":"c1","room":"r0","text":"still here"})");
+  CHECK(Has(h.outbox.Take(1), R"("re":"s","mid":)"));
+  // A second later there is one token again.
+  h.clock.Advance(1000);
+  Do(h, 1, R"({"type":"join","id":"later","room":"r5"})");
+  CHECK(Has(h.outbox.Take(1), R"("re":"later","room":"r5")"));
+  CHECK(h.service.rooms_tracked() == 6);
+  Do(h, 2, R"({"type":"join","id":"b","room":"r0"})");
+  // Ann leaves a room nobody else online is in: its state goes; r0 stays (ben is in it).
+  h.clock.Advance(1000);
+  Do(h, 1, R"({"type":"leave","id":"l","room":"r1"})");
+  CHECK(h.service.rooms_tracked() == 5);
+  h.service.OnClose(1);
+  h.service.Tick();
+  CHECK(h.service.rooms_tracked() == 1);  // r0, ben's
+  h.service.OnClose(2);
+  h.service.Tick();
+  CHECK(h.service.rooms_tracked() == 0);
+}

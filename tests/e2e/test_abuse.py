@@ -109,5 +109,47 @@ class RateTest(harness.AsyncChatdTestCase):
         self.assertLessEqual(oks, 100 + 20 * elapsed + 1)
 
 
+class RoomChurnTest(harness.AsyncChatdTestCase):
+    async def test_room_creation_and_membership_churn_are_throttled(self):
+        srv = self.start_server(*FAST)  # sends unlimited here; rooms: room-rate 1/s, room-burst 20
+        mallory, members = srv.new_user("mallory"), [srv.new_user("m") for _ in range(3)]
+        hub = harness.unique_name("hub").replace("_", "-")
+        watchers = []
+        for acct in members:
+            ws = await self.logged_in(srv, acct)
+            self.assertEqual((await ws.request({"type": "join", "room": hub}))["type"], "ok")
+            watchers.append(ws)
+        m = await self.logged_in(srv, mallory)
+        t0 = time.monotonic()
+        # 200 joins of new room names, then 100 join+leave pairs on a room with members.
+        await m.send("\n".join(json.dumps({"type": "join", "id": "n%d" % i, "room": "%s-%d" % (hub, i)})
+                                for i in range(200)))
+        reqs = []
+        for i in range(100):
+            reqs += [{"type": "join", "id": "j%d" % i, "room": hub}, {"type": "leave", "id": "l%d" % i, "room": hub}]
+        await m.send("\n".join(json.dumps(r) for r in reqs))
+        answers = {}
+        for rid in ["n%d" % i for i in range(200)] + [r["id"] for r in reqs]:
+            answers[rid] = await m.wait_seen(pred=lambda o, r=rid: o.get("re") == r)
+        elapsed = time.monotonic() - t0
+        created = sum(1 for i in range(200) if answers["n%d" % i].get("created"))
+        limited = sum(1 for a in answers.values() if a.get("code") == "rate_limited")
+        self.assertTrue(all(a["type"] == "ok" or a.get("code") == "rate_limited" for a in answers.values()))
+        await asyncio.sleep(0.3)
+        events = 0
+        try:
+            while True:
+                obj = await watchers[0].recv(0.2)
+                events += obj.get("type") == "member" and obj.get("user") == mallory.user
+        except asyncio.TimeoutError:
+            pass
+        allowed = 20 + int(elapsed) + 1
+        figure("200 joins of new rooms + 100 join/leave pairs in %.2f s: %d rooms created, %d member events to each "
+               "member, %d refused (room-burst 20, room-rate 1/s)" % (elapsed, created, events, limited))
+        self.assertLessEqual(created, allowed)
+        self.assertLessEqual(events, allowed)
+        self.assertEqual(len(answers) - limited, created + sum(1 for r in reqs if answers[r["id"]]["type"] == "ok"))
+
+
 if __name__ == "__main__":
     harness.main()

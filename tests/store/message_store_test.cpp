@@ -532,3 +532,24 @@ TEST_CASE("history cache: recovery that fails again keeps answering from SQLite,
   CHECK_FALSE(f.engine->history_needs_recovery());
   CHECK(f.engine->history().high_water() == all.back());
 }
+
+TEST_CASE("rooms: a user may create at most max_rooms_per_user rooms; joining existing ones is not limited; admins are exempt") {
+  store::EngineOptions o;
+  o.max_rooms_per_user = 3;
+  Fixture f(o);
+  auto join = [&](const store::UserInfo& u, const std::string& room) {
+    REQUIRE(f.engine->BeginBatch().ok());
+    store::JoinResult j;
+    util::Status s = f.ms().Join(u, room, false, 1, &j);
+    REQUIRE(f.engine->CommitBatch().ok());
+    return s;
+  };
+  for (int i = 0; i < 3; ++i) CHECK(join(f.alice, "a" + std::to_string(i)).ok());
+  util::Status s = join(f.alice, "a3");
+  CHECK(s.code() == util::Code::kQuotaExceeded);
+  CHECK(s.message().find("3 rooms") != std::string::npos);
+  CHECK(join(f.alice, "a0").ok());  // already a member: fine
+  CHECK(join(f.bob, "b0").ok());    // the cap is per user
+  CHECK(join(f.alice, "b0").ok());  // joining someone else's room creates nothing
+  for (int i = 0; i < 5; ++i) CHECK(join(f.admin, "admin" + std::to_string(i)).ok());
+}
