@@ -25,7 +25,8 @@ AuthService::AuthService(AuthOptions options, store::Storage* storage, auth::Has
                          const util::Clock* clock)
     : options_(std::move(options)), storage_(storage), hashes_(hashes), clock_(clock) {}
 
-void AuthService::Register(const std::string& name, const std::string& password, UserCallback done) {
+void AuthService::Register(const std::string& name, const std::string& password, const std::string& peer,
+                           UserCallback done) {
   if (!options_.registration_open) {
     done(Status::Forbidden("registration is closed on this server; ask an admin for an account"), {});
     return;
@@ -45,7 +46,8 @@ void AuthService::Register(const std::string& name, const std::string& password,
     store::UserInfo user;
   };
   auto st = std::make_shared<State>();
-  bool queued = hashes_->Submit([st, password] { st->status = auth::HashPassword(password, &st->hash); },
+  bool queued = hashes_->Submit(LoginThrottle::AddressKey(peer),
+                                [st, password] { st->status = auth::HashPassword(password, &st->hash); },
                                 [this, st, name, done] {
                                   if (!st->status.ok()) {
                                     done(st->status, {});
@@ -65,8 +67,15 @@ void AuthService::Register(const std::string& name, const std::string& password,
   if (!queued) done(kBusy, {});
 }
 
-void AuthService::Login(const std::string& name, const std::string& password, bool mint_token,
-                        LoginCallback done) {
+void AuthService::Login(const std::string& name, const std::string& password, const std::string& peer,
+                        bool mint_token, LoginCallback done) {
+  int64_t wait = throttle_.WaitMs(peer, name, clock_->MonoMs());
+  if (wait > 0) {
+    done(LoginResult{Status::RateLimited("too many failed logins; try again in " + std::to_string((wait + 999) / 1000) +
+                                         " s"),
+                     {}, "", wait});
+    return;
+  }
   struct State {
     Status status;
     store::UserRecord rec;
@@ -75,22 +84,25 @@ void AuthService::Login(const std::string& name, const std::string& password, bo
   };
   auto st = std::make_shared<State>();
   storage_->Submit([st, name](store::Engine& e) { st->status = e.accounts().FindUser(name, &st->rec); },
-                   [this, st, password, mint_token, done](const Status&) {
+                   [this, st, name, password, peer, mint_token, done](const Status&) {
                      if (!st->status.ok() && st->status.code() != util::Code::kNotFound) {
-                       done(st->status, {}, "");
+                       done(LoginResult{st->status});
                        return;
                      }
                      bool known = st->status.ok();
                      std::string hash = known && !st->rec.password_hash.empty() ? st->rec.password_hash : std::string(kDummyHash);
                      bool queued = hashes_->Submit(
+                         LoginThrottle::AddressKey(peer),
                          [st, hash, password, known] { st->verified = auth::VerifyPassword(hash, password) && known; },
-                         [this, st, mint_token, done] {
+                         [this, st, name, peer, mint_token, done] {
                            if (!st->verified || st->rec.password_hash.empty()) {
-                             done(Status::Unauthorized("wrong user name or password"), {}, "");
+                             throttle_.Failed(peer, name, clock_->MonoMs());
+                             done(LoginResult{Status::Unauthorized("wrong user name or password")});
                              return;
                            }
+                           throttle_.Succeeded(peer, name);
                            if (!mint_token) {
-                             done(Status::Ok(), st->rec.info, "");
+                             done(LoginResult{Status::Ok(), st->rec.info});
                              return;
                            }
                            st->token = auth::NewToken();
@@ -103,10 +115,10 @@ void AuthService::Login(const std::string& name, const std::string& password, bo
                                },
                                [st, done](const Status& commit) {
                                  Status s = st->status.ok() ? commit : st->status;
-                                 done(s, st->rec.info, s.ok() ? st->token : "");
+                                 done(LoginResult{s, st->rec.info, s.ok() ? st->token : ""});
                                });
                          });
-                     if (!queued) done(kBusy, {}, "");
+                     if (!queued) done(LoginResult{kBusy, {}, "", 1000});
                    });
 }
 

@@ -71,6 +71,7 @@ void ChatService::DeliverEvent(store::UserId user, const Frame& frame, SessionId
 void ChatService::OnOpen(SessionId sid, OpenInfo info) {
   Session& s = sessions_[sid];
   s.cookie_token = std::move(info.cookie_token);
+  s.peer = std::move(info.peer);
   hello_deadlines_.emplace_back(clock_->MonoMs() + options_.auth_timeout_ms, sid);
 }
 
@@ -281,25 +282,25 @@ void ChatService::HandleHello(SessionId sid, Session& session, const proto::Requ
     return;
   }
   session.state = State::kAuthenticating;
-  auto done = [this, sid, req](const Status& status, const store::UserInfo& user) {
-    CompleteHello(sid, req, status, user);
-  };
   if (!req.user.empty()) {
-    auth_->Login(req.user, req.password, false,
-                 [done](const Status& status, const store::UserInfo& user, const std::string&) { done(status, user); });
+    auth_->Login(req.user, req.password, session.peer, false, [this, sid, req](const AuthService::LoginResult& r) {
+      CompleteHello(sid, req, r.status, r.user, r.retry_ms);
+    });
   } else {
-    auth_->ResolveToken(token, done);
+    auth_->ResolveToken(token, [this, sid, req](const Status& status, const store::UserInfo& user) {
+      CompleteHello(sid, req, status, user);
+    });
   }
 }
 
 void ChatService::CompleteHello(SessionId sid, const proto::Request& req, const Status& status,
-                                const store::UserInfo& user) {
+                                const store::UserInfo& user, int64_t retry_ms) {
   Session* s = Find(sid);
   if (!s) return;  // the connection went away while we checked
   if (!status.ok()) {
     s->state = State::kAwaitHello;
     Status answer = status.code() == util::Code::kNotFound ? Status::Unauthorized(status.message()) : status;
-    SendError(sid, req.id, answer);
+    SendError(sid, req.id, answer, retry_ms);
     if (++s->failed_hellos >= options_.max_failed_hellos) {
       outbox_->Close(sid, kClosePolicy, "too many failed logins");
       s->held.clear();

@@ -97,6 +97,7 @@ class ChatService {
     State state = State::kAwaitHello;
     int failed_hellos = 0;
     std::string cookie_token;
+    std::string peer;  // the client's address (login throttling)
     store::UserInfo user;
     std::string device;
     std::string hello_id;           // the hello's id, for the welcome's `re`
@@ -143,7 +144,7 @@ class ChatService {
   // Runs the requests held behind a hello, once it has been answered.
   void ReleaseHeld(SessionId sid);
   void CompleteHello(SessionId sid, const proto::Request& req, const util::Status& status,
-                     const store::UserInfo& user);
+                     const store::UserInfo& user, int64_t retry_ms = 0);
   void SendWelcome(SessionId sid, Session& session, const store::UserState& state);
   void HandleWho(SessionId sid, const proto::Request& req);
   void FetchNextPage(SessionId sid, Session& session);

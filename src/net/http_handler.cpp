@@ -128,7 +128,7 @@ void LwsServer::RespondJson(uint64_t rid, int status, std::string body, std::vec
   Respond(rid, status, "application/json", std::move(body), std::move(headers));
 }
 
-void LwsServer::RespondError(uint64_t rid, const Status& status) {
+void LwsServer::RespondError(uint64_t rid, const Status& status, std::vector<std::string> headers) {
   std::string body;
   proto::JsonWriter(&body)
       .Begin()
@@ -137,7 +137,7 @@ void LwsServer::RespondError(uint64_t rid, const Status& status) {
       .Str("message", status.message())
       .End()
       .End();
-  RespondJson(rid, HttpStatusFor(status.code()), std::move(body));
+  RespondJson(rid, HttpStatusFor(status.code()), std::move(body), std::move(headers));
 }
 
 int LwsServer::OnHttpRequest(lws* wsi, void* user, const char* path) {
@@ -158,6 +158,9 @@ int LwsServer::OnHttpRequest(lws* wsi, void* user, const char* path) {
   } else {
     req->method = "OTHER";
   }
+  char peer[64] = {0};
+  lws_get_peer_simple(wsi, peer, sizeof peer);
+  req->peer = peer;
   req->origin = Header(wsi, WSI_TOKEN_ORIGIN);
   req->host = Header(wsi, WSI_TOKEN_HOST);
   req->cookie_token = CookieValue(Header(wsi, WSI_TOKEN_HTTP_COOKIE), kCookieName);
@@ -304,7 +307,7 @@ void LwsServer::DispatchApi(uint64_t rid) {
       return;
     }
     if (r.path == "/api/register") {
-      auth_->Register(user, password, [this, rid](const Status& st, const store::UserInfo& info) {
+      auth_->Register(user, password, r.peer, [this, rid](const Status& st, const store::UserInfo& info) {
         if (!st.ok()) {
           RespondError(rid, st);
           return;
@@ -316,21 +319,17 @@ void LwsServer::DispatchApi(uint64_t rid) {
       });
       return;
     }
-    auth_->Login(user, password, true,
-                 [this, rid](const Status& st, const store::UserInfo& info, const std::string& token) {
-                   if (!st.ok()) {
-                     RespondError(rid, st);
-                     return;
-                   }
-                   std::string body;
-                   proto::JsonWriter(&body)
-                       .Begin()
-                       .Str("token", token)
-                       .Str("user", info.name)
-                       .Bool("admin", info.admin)
-                       .End();
-                   RespondJson(rid, 200, std::move(body), {CookieHeader(token, config_.session_days * 86400)});
-                 });
+    auth_->Login(user, password, r.peer, true, [this, rid](const core::AuthService::LoginResult& res) {
+      if (!res.status.ok()) {
+        std::vector<std::string> headers;
+        if (res.retry_ms > 0) headers.push_back("retry-after: " + std::to_string((res.retry_ms + 999) / 1000));
+        RespondError(rid, res.status, std::move(headers));
+        return;
+      }
+      std::string body;
+      proto::JsonWriter(&body).Begin().Str("token", res.token).Str("user", res.user.name).Bool("admin", res.user.admin).End();
+      RespondJson(rid, 200, std::move(body), {CookieHeader(res.token, config_.session_days * 86400)});
+    });
     return;
   }
   if (r.path == "/api/logout") {

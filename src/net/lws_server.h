@@ -90,6 +90,7 @@ class LwsServer final : public core::Outbox {
     std::string body;
     bool too_large = false;
     std::string origin, host, cookie_token, bearer;
+    std::string peer;  // the client's address
     // response
     bool ready = false;
     bool headers_sent = false;
@@ -118,7 +119,7 @@ class LwsServer final : public core::Outbox {
   void Respond(uint64_t rid, int status, std::string content_type, std::string body,
                std::vector<std::string> headers = {});
   void RespondJson(uint64_t rid, int status, std::string body, std::vector<std::string> headers = {});
-  void RespondError(uint64_t rid, const util::Status& status);
+  void RespondError(uint64_t rid, const util::Status& status, std::vector<std::string> headers = {});
   bool ServeStatic(uint64_t rid, const std::string& path, bool head);
 
   // lws_server.cpp

@@ -454,13 +454,15 @@ class Ws:
         self.frames = 0
 
     @classmethod
-    async def connect(cls, url, origin=None, headers=None, cookie=None, wait=None):
+    async def connect(cls, url, origin=None, headers=None, cookie=None, wait=None, source=None):
+        """`source`: the local address to connect from (another 127.0.0.x, to be another client)."""
         extra = dict(headers or {})
         if cookie is not None:
             extra["Cookie"] = "chatd_session=" + cookie
+        more = {"local_addr": (source, 0)} if source else {}
         conn = await asyncio.wait_for(
             websockets.connect(url, origin=origin, extra_headers=extra, open_timeout=None,
-                               ping_interval=None, close_timeout=T_STOP, max_size=2 ** 24),
+                               ping_interval=None, close_timeout=T_STOP, max_size=2 ** 24, **more),
             wait or T_ANSWER)
         return cls(conn)
 

@@ -3,6 +3,7 @@
 behalf (bounded by its outbound limit), the send rate limit across reconnects, room creation
 and membership churn, and password guessing. Each test prints one line of figures."""
 import asyncio
+import http.client
 import json
 import os
 import sys
@@ -149,6 +150,77 @@ class RoomChurnTest(harness.AsyncChatdTestCase):
         self.assertLessEqual(created, allowed)
         self.assertLessEqual(events, allowed)
         self.assertEqual(len(answers) - limited, created + sum(1 for r in reqs if answers[r["id"]]["type"] == "ok"))
+
+
+def post_from(source, srv, path, body):
+    """POST JSON from a given local address; returns (status, headers, parsed body)."""
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=harness.T_ANSWER, source_address=(source, 0))
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return r.status, r, json.loads(r.read() or b"{}")
+    finally:
+        conn.close()
+
+
+class LoginThrottleTest(harness.AsyncChatdTestCase):
+    async def test_guessing_is_slow_and_the_owner_elsewhere_gets_in_during_a_flood(self):
+        srv = self.start_server()
+        victim = srv.new_user("victim")
+        # The attacker: 100 connections from 127.0.0.2, each pipelining 3 wrong hellos.
+        attackers = []
+        t0 = time.monotonic()
+        for i in range(100):
+            c = harness.RawWs.for_server(srv, source="127.0.0.2")
+            self.addCleanup(c.close)
+            c.connect()
+            c.send_text("\n".join(json.dumps({"type": "hello", "id": "g%d" % n, "user": victim.user,
+                                               "password": "guess-%d-%d" % (i, n)}) for n in range(3)))
+            attackers.append(c)
+        # The owner, from another address, during the flood.
+        t1 = time.monotonic()
+        ws = await self.connect(srv, source="127.0.0.3")
+        answer = await ws.hello(user=victim.user, password=victim.password)
+        owner_ms = (time.monotonic() - t1) * 1000
+        self.assertEqual(answer["type"], "welcome", answer)
+        # What the attacker got: each hello checked (unauthorized) or refused unchecked.
+        checked = refused = 0
+        for c in attackers:
+            try:
+                code, frames = c.read_close(wait=harness.timeout(20))
+            except OSError:
+                continue
+            for f in frames:
+                if f.opcode != harness.OP_TEXT:
+                    continue
+                for line in f.payload.decode().split("\n"):
+                    obj = json.loads(line)
+                    checked += obj.get("code") == "unauthorized"
+                    refused += obj.get("code") == "rate_limited"
+        elapsed = time.monotonic() - t0
+        figure("300 wrong hellos from one address in %.1f s: %d checked, %d refused unchecked; "
+               "the owner from another address logged in in %.0f ms" % (elapsed, checked, refused, owner_ms))
+        self.assertGreater(refused, 0)
+        self.assertLessEqual(checked, 20, "guessing must be throttled (10 free failures per address, then waits)")
+        self.assertLess(owner_ms, harness.timeout(3) * 1000)
+
+    async def test_http_login_from_a_guessing_address_gets_429_with_retry_after(self):
+        srv = self.start_server()
+        victim = srv.new_user("victim")
+        statuses = []
+        for n in range(15):
+            status, r, body = post_from("127.0.0.4", srv, "/api/login", {"user": victim.user, "password": "no-%d" % n})
+            statuses.append(status)
+            if status == 429:
+                self.assertGreaterEqual(int(r.getheader("Retry-After")), 1)
+                self.assertEqual(body["error"]["code"], "rate_limited")
+        self.assertEqual(statuses[:3], [401, 401, 401])
+        self.assertIn(429, statuses)
+        # The right password from the same address waits too; from another address it works.
+        status, _, _ = post_from("127.0.0.4", srv, "/api/login", {"user": victim.user, "password": victim.password})
+        self.assertEqual(status, 429)
+        status, _, body = post_from("127.0.0.5", srv, "/api/login", {"user": victim.user, "password": victim.password})
+        self.assertEqual(status, 200, body)
 
 
 if __name__ == "__main__":
