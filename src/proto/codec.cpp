@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -38,21 +39,53 @@ constexpr TypeName kTypes[] = {
     {"rooms", RequestType::kRooms},     {"who", RequestType::kWho},     {"ping", RequestType::kPing},
 };
 
-// Reads an optional string member. Absent -> OK with *present = false.
-Status GetString(const cJSON* obj, const char* key, size_t max_bytes, std::string* out, bool* present = nullptr) {
-  const cJSON* item = cJSON_GetObjectItemCaseSensitive(obj, key);
+// One parsed JSON object and how its strings must be read (see ParseDoc).
+struct In {
+  const cJSON* obj;
+  bool nul_sentinel;  // NUL escapes were parsed as kNulSentinel
+};
+
+// U+10FFFF in UTF-8: stands in for a "\u0000" escape while cJSON parses (ParseDoc).
+constexpr std::string_view kNulSentinel = "\xf4\x8f\xbf\xbf";
+
+// A string's value with its full length. cJSON keeps none (strlen would stop at a NUL), so
+// NUL escapes were parsed as kNulSentinel and become NUL bytes here.
+void StringOf(const cJSON* item, bool nul_sentinel, std::string* out) {
+  std::string_view v(item->valuestring);
+  out->clear();
+  if (!nul_sentinel) {
+    out->assign(v);
+    return;
+  }
+  for (size_t pos = 0;;) {
+    size_t hit = v.find(kNulSentinel, pos);
+    out->append(v.substr(pos, hit == std::string_view::npos ? std::string_view::npos : hit - pos));
+    if (hit == std::string_view::npos) return;
+    out->push_back('\0');
+    pos = hit + kNulSentinel.size();
+  }
+}
+
+// Reads an optional string member. Absent -> OK with *present = false. A NUL character is
+// refused unless `allow_nul` (message text and passwords may hold one; names, ids, cids and
+// tokens may not: they would compare or print cut short elsewhere).
+Status GetString(const In& in, const char* key, size_t max_bytes, std::string* out, bool* present = nullptr,
+                 bool allow_nul = false) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(in.obj, key);
   if (present) *present = item != nullptr;
   if (!item) return Status::Ok();
   if (!cJSON_IsString(item) || !item->valuestring) return Status::BadRequest(std::string(key) + " must be a string");
-  size_t n = strlen(item->valuestring);
-  if (n > max_bytes) return Status::BadRequest(std::string(key) + " is too long");
-  out->assign(item->valuestring, n);
+  StringOf(item, in.nul_sentinel, out);
+  if (out->size() > max_bytes) return Status::BadRequest(std::string(key) + " is too long");
+  if (!allow_nul && out->find('\0') != std::string::npos) {
+    return Status::BadRequest(std::string(key) + " must not contain NUL characters");
+  }
   return Status::Ok();
 }
 
-Status RequireString(const cJSON* obj, const char* key, size_t max_bytes, std::string* out) {
+Status RequireString(const In& in, const char* key, size_t max_bytes, std::string* out) {
   bool present = false;
-  Status s = GetString(obj, key, max_bytes, out, &present);
+  Status s = GetString(in, key, max_bytes, out, &present);
   if (!s.ok()) return s;
   if (!present || out->empty()) return Status::BadRequest(std::string(key) + " is required");
   return Status::Ok();
@@ -72,12 +105,14 @@ Status GetMid(const cJSON* obj, const char* key, int64_t* out, bool* present) {
   return Status::Ok();
 }
 
-Status DecodeId(const cJSON* obj, std::string* out) {
-  const cJSON* id = cJSON_GetObjectItemCaseSensitive(obj, "id");
+Status DecodeId(const In& in, std::string* out) {
+  const cJSON* id = cJSON_GetObjectItemCaseSensitive(in.obj, "id");
   if (!id) return Status::Ok();
   if (cJSON_IsString(id) && id->valuestring) {
-    if (strlen(id->valuestring) > kMaxIdBytes) return Status::BadRequest("id is too long");
-    AppendJsonString(out, id->valuestring);
+    std::string value;
+    Status s = GetString(in, "id", kMaxIdBytes, &value);
+    if (!s.ok()) return s;
+    AppendJsonString(out, value);
     return Status::Ok();
   }
   if (cJSON_IsNumber(id) && std::isfinite(id->valuedouble)) {
@@ -104,7 +139,7 @@ Status RequirePeerOrRoom(const std::string& peer, const char* peer_key, const st
   return Status::Ok();
 }
 
-Status DecodeFields(const cJSON* obj, Request* r) {
+Status DecodeFields(const In& obj, Request* r) {
   Status s;
   bool present = false;
   switch (r->type) {
@@ -112,8 +147,8 @@ Status DecodeFields(const cJSON* obj, Request* r) {
       if (!(s = GetString(obj, "token", kMaxTokenBytes, &r->token)).ok()) return s;
       if (!(s = GetString(obj, "device", kMaxDeviceBytes, &r->device)).ok()) return s;
       if (!(s = GetString(obj, "user", 64, &r->user)).ok()) return s;
-      if (!(s = GetString(obj, "password", kMaxPasswordBytes, &r->password)).ok()) return s;
-      if (!(s = GetMid(obj, "cursor", &r->cursor, &r->has_cursor)).ok()) return s;
+      if (!(s = GetString(obj, "password", kMaxPasswordBytes, &r->password, nullptr, true)).ok()) return s;
+      if (!(s = GetMid(obj.obj, "cursor", &r->cursor, &r->has_cursor)).ok()) return s;
       if (!r->user.empty() && r->password.empty()) return Status::BadRequest("password is required with user");
       return Status::Ok();
     case RequestType::kSend:
@@ -122,11 +157,11 @@ Status DecodeFields(const cJSON* obj, Request* r) {
       if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
       if (!(s = RequirePeerOrRoom(r->to, "to", r->room)).ok()) return s;
       // The byte limit on text is a server setting; the frame limit already bounds it here.
-      if (!(s = GetString(obj, "text", SIZE_MAX, &r->text, &present)).ok()) return s;
+      if (!(s = GetString(obj, "text", SIZE_MAX, &r->text, &present, true)).ok()) return s;
       if (!present || r->text.empty()) return Status::BadRequest("text is required");
       return Status::Ok();
     case RequestType::kAck:
-      if (!(s = GetMid(obj, "upto", &r->upto, &r->has_upto)).ok()) return s;
+      if (!(s = GetMid(obj.obj, "upto", &r->upto, &r->has_upto)).ok()) return s;
       if (!r->has_upto) return Status::BadRequest("upto is required");
       return Status::Ok();
     case RequestType::kRead:
@@ -138,7 +173,7 @@ Status DecodeFields(const cJSON* obj, Request* r) {
         return s;
       }
       if (r->with == "*") return Status::BadRequest("with is not a valid user name");
-      if (!(s = GetMid(obj, "upto", &r->upto, &r->has_upto)).ok()) return s;
+      if (!(s = GetMid(obj.obj, "upto", &r->upto, &r->has_upto)).ok()) return s;
       if (!r->has_upto) return Status::BadRequest("upto is required");
       return Status::Ok();
     case RequestType::kTyping:
@@ -150,10 +185,10 @@ Status DecodeFields(const cJSON* obj, Request* r) {
       if (!(s = GetString(obj, "with", 64, &r->with)).ok()) return s;
       if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
       if (!(s = RequirePeerOrRoom(r->with, "with", r->room)).ok()) return s;
-      if (!(s = GetMid(obj, "before", &r->before, &r->has_before)).ok()) return s;
+      if (!(s = GetMid(obj.obj, "before", &r->before, &r->has_before)).ok()) return s;
       int64_t limit = 0;
       bool has_limit = false;
-      if (!(s = GetMid(obj, "limit", &limit, &has_limit)).ok()) return s;
+      if (!(s = GetMid(obj.obj, "limit", &limit, &has_limit)).ok()) return s;
       if (has_limit && (limit < 1 || limit > kMaxHistoryLimit)) {
         return Status::BadRequest("limit must be between 1 and " + std::to_string(kMaxHistoryLimit));
       }
@@ -166,7 +201,7 @@ Status DecodeFields(const cJSON* obj, Request* r) {
       if (!(s = RequireString(obj, "room", 128, &r->room)).ok()) return s;
       if (!ValidRoomName(r->room)) return Status::BadRequest("room must be 1-64 of letters, digits, '.', '_', '-'");
       if (r->type == RequestType::kJoin) {
-        const cJSON* priv = cJSON_GetObjectItemCaseSensitive(obj, "private");
+        const cJSON* priv = cJSON_GetObjectItemCaseSensitive(obj.obj, "private");
         if (priv && !cJSON_IsBool(priv)) return Status::BadRequest("private must be true or false");
         r->is_private = priv && cJSON_IsTrue(priv);
       }
@@ -234,13 +269,63 @@ static cJSON* ParseWhole(std::string_view json) {
   return root;
 }
 
+namespace {
+
+// Whether `json` holds U+10FFFF, raw or escaped (\udbff\udfff in any case).
+bool HasSentinel(std::string_view json) {
+  if (json.find(kNulSentinel) != std::string_view::npos) return true;
+  for (size_t i = 0; i + 12 <= json.size(); ++i) {
+    if (json[i] != '\\' || json[i + 1] != 'u') continue;
+    auto lower = [&](size_t at, size_t n) {
+      std::string t(json.substr(at, n));
+      for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return t;
+    };
+    if (lower(i + 2, 4) == "dbff" && json.substr(i + 6, 2) == "\\u" && lower(i + 8, 4) == "dfff") return true;
+  }
+  return false;
+}
+
+// A parsed object. cJSON keeps no string lengths, so a "\u0000" escape would cut every string
+// it is in; a line that has one is parsed with each replaced by the escape of U+10FFFF, which
+// StringOf() turns back into a NUL byte (a line that already holds U+10FFFF is then refused).
+// Raw NUL bytes are not JSON at all (control characters must be escaped): refused.
+Status ParseDoc(std::string_view json, JsonPtr* root, bool* nul_sentinel) {
+  *nul_sentinel = false;
+  if (json.find('\0') != std::string_view::npos) return Status::BadRequest("malformed JSON (a raw NUL byte)");
+  std::string copy;
+  size_t copied = 0;  // json[0, copied) is in `copy` (once a NUL escape was found)
+  for (size_t i = 0; i + 1 < json.size(); ++i) {
+    if (json[i] != '\\') continue;
+    if (json[i + 1] == 'u' && i + 6 <= json.size() && json.substr(i + 2, 4) == "0000") {
+      if (!*nul_sentinel && HasSentinel(json)) {
+        return Status::BadRequest("U+10FFFF and NUL characters together are not supported");
+      }
+      *nul_sentinel = true;
+      copy.append(json.substr(copied, i - copied)).append("\\udbff\\udfff");
+      copied = i + 6;
+      i += 5;
+    } else {
+      ++i;  // the escaped character (a \uXXXX's hex digits hold no backslash)
+    }
+  }
+  if (*nul_sentinel) copy.append(json.substr(copied));
+  root->reset(ParseWhole(*nul_sentinel ? std::string_view(copy) : json));
+  if (!*root) return Status::BadRequest("malformed JSON");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Decode(std::string_view json, Request* out) {
   *out = Request{};
-  JsonPtr root(ParseWhole(json));
-  if (!root) return Status::BadRequest("malformed JSON");
-  if (!cJSON_IsObject(root.get())) return Status::BadRequest("a request must be a JSON object");
-  Status s = DecodeId(root.get(), &out->id);
+  JsonPtr root;
+  bool nul_sentinel = false;
+  Status s = ParseDoc(json, &root, &nul_sentinel);
   if (!s.ok()) return s;
+  if (!cJSON_IsObject(root.get())) return Status::BadRequest("a request must be a JSON object");
+  In in{root.get(), nul_sentinel};
+  if (!(s = DecodeId(in, &out->id)).ok()) return s;
   const cJSON* type = cJSON_GetObjectItemCaseSensitive(root.get(), "type");
   if (!type) return Status::BadRequest("type is required");
   if (!cJSON_IsString(type) || !type->valuestring) return Status::BadRequest("type must be a string");
@@ -260,27 +345,35 @@ Status Decode(std::string_view json, Request* out) {
     }
     return Status::BadRequest("unknown type '" + shown + "'");
   }
-  return DecodeFields(root.get(), out);
+  return DecodeFields(in, out);
 }
 
 Status DecodeCredentials(std::string_view json, std::string* user, std::string* password) {
-  JsonPtr root(ParseWhole(json));
-  if (!root || !cJSON_IsObject(root.get())) return Status::BadRequest("expected a JSON object {\"user\":…,\"password\":…}");
-  Status s = RequireString(root.get(), "user", 64, user);
+  JsonPtr root;
+  bool nul_sentinel = false;
+  if (!ParseDoc(json, &root, &nul_sentinel).ok() || !cJSON_IsObject(root.get())) {
+    return Status::BadRequest("expected a JSON object {\"user\":…,\"password\":…}");
+  }
+  In in{root.get(), nul_sentinel};
+  Status s = RequireString(in, "user", 64, user);
   if (!s.ok()) return s;
-  s = RequireString(root.get(), "password", kMaxPasswordBytes, password);
+  bool present = false;
+  s = GetString(in, "password", kMaxPasswordBytes, password, &present, true);
   if (!s.ok()) return s;
+  if (!present || password->empty()) return Status::BadRequest("password is required");
   return Status::Ok();
 }
 
 bool DecodeSiteTokenClaims(std::string_view header_json, std::string_view payload_json, SiteTokenClaims* out) {
-  JsonPtr h(cJSON_ParseWithLength(header_json.data(), header_json.size()));
-  JsonPtr p(cJSON_ParseWithLength(payload_json.data(), payload_json.size()));
-  if (!h || !p || !cJSON_IsObject(h.get()) || !cJSON_IsObject(p.get())) return false;
+  JsonPtr h, p;
+  bool h_nul = false, p_nul = false;
+  if (!ParseDoc(header_json, &h, &h_nul).ok() || !ParseDoc(payload_json, &p, &p_nul).ok()) return false;
+  if (!cJSON_IsObject(h.get()) || !cJSON_IsObject(p.get())) return false;
+  // Full lengths: a subject with a NUL must not log in as the name before it.
   const cJSON* alg = cJSON_GetObjectItemCaseSensitive(h.get(), "alg");
-  if (cJSON_IsString(alg) && alg->valuestring) out->alg = alg->valuestring;
+  if (cJSON_IsString(alg) && alg->valuestring) StringOf(alg, h_nul, &out->alg);
   const cJSON* sub = cJSON_GetObjectItemCaseSensitive(p.get(), "sub");
-  if (cJSON_IsString(sub) && sub->valuestring) out->sub = sub->valuestring;
+  if (cJSON_IsString(sub) && sub->valuestring) StringOf(sub, p_nul, &out->sub);
   auto number = [&](const char* key, int64_t* v, bool* has) {
     const cJSON* item = cJSON_GetObjectItemCaseSensitive(p.get(), key);
     *has = item && cJSON_IsNumber(item) && std::isfinite(item->valuedouble) && std::fabs(item->valuedouble) < 1e15;

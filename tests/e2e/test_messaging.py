@@ -444,6 +444,31 @@ class LimitsTest(harness.AsyncChatdTestCase):
             self.assertEqual((answer.get("type"), answer.get("code")), ("error", "not_found"), (req, answer))
 
 
+class NulCharacterTest(harness.AsyncChatdTestCase):
+    async def test_nul_is_kept_in_text_and_refused_in_names_and_cids(self):
+        srv = self.start_server()
+        alice, bob = srv.new_user("alice"), srv.new_user("bob")
+        a, b = await self.logged_in(srv, alice), await self.logged_in(srv, bob)
+        text = "visible\x00hidden"
+        ok = await send_ok(a, text, to=bob.user)
+        got = await b.wait_for("message", pred=lambda o: o.get("mid") == ok["mid"])
+        self.assertEqual(got["text"], text)
+        page = await b.request({"type": "history", "with": alice.user})
+        self.assertEqual(page["messages"][-1]["text"], text)
+        # Two cids that differ only after a NUL are not one cid: both refused, nothing stored.
+        for cid in ("same\x00one", "same\x00two"):
+            answer = await a.request({"type": "send", "cid": cid, "to": bob.user, "text": "x"})
+            self.assertEqual(answer.get("code"), "bad_request", answer)
+        # A name with a NUL is not the name before it.
+        r = srv.register("nul\x00tail", "password-123")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(srv.register("nul", "password-123").status, 201)
+        # A device that catches up gets the text whole too.
+        c = await self.connect(srv)
+        _, msgs, _ = await c.catch_up(token=bob.token, device="other", cursor=0)
+        self.assertEqual([m["text"] for m in msgs], [text])
+
+
 class BroadcastTest(harness.AsyncChatdTestCase):
     async def test_only_admins_broadcast_and_it_reaches_everyone(self):
         data_dir = self.temp_data_dir()

@@ -145,3 +145,54 @@ TEST_CASE("json writer: escapes so no raw newline or control character reaches t
   REQUIRE(Decode(msg, &r).ok());
   CHECK(r.text == "x\ny\"z");
 }
+
+TEST_CASE("codec: a NUL (\\u0000) is kept in text and passwords and refused in names, cids, ids, tokens") {
+  using namespace std::string_literals;
+  Request r;
+  REQUIRE(Decode(R"({"type":"send","cid":"c1","to":"bob","text":"visible\u0000hidden"})", &r).ok());
+  CHECK(r.text == "visible\0hidden"s);
+  REQUIRE(Decode(R"({"type":"send","cid":"c1","to":"bob","text":"\u0000a\u0000\u0000"})", &r).ok());
+  CHECK(r.text == "\0a\0\0"s);
+  // An escaped backslash before "u0000" is text, not a NUL.
+  REQUIRE(Decode(R"({"type":"send","cid":"c1","to":"bob","text":"\\u0000"})", &r).ok());
+  CHECK(r.text == "\\u0000");
+  REQUIRE(Decode(R"({"type":"hello","user":"alice","password":"pass\u0000word"})", &r).ok());
+  CHECK(r.password == "pass\0word"s);
+  for (const char* bad : {R"({"type":"send","cid":"a\u0000b","to":"bob","text":"x"})",
+                          R"({"type":"send","cid":"c","to":"bob\u0000x","text":"x"})",
+                          R"({"type":"join","room":"r\u0000x"})",
+                          R"({"type":"hello","token":"t\u0000x"})",
+                          R"({"type":"hello","user":"nul\u0000tail","password":"p"})",
+                          R"({"type":"hello","token":"t","device":"d\u0000"})",
+                          R"({"type":"ping","id":"a\u0000b"})"}) {
+    CAPTURE(bad);
+    CHECK(Decode(bad, &r).code() == chatd::util::Code::kBadRequest);
+  }
+  // Raw NUL bytes are not JSON at all.
+  CHECK(Decode("{\"type\":\"send\",\"cid\":\"c\",\"to\":\"bob\",\"text\":\"a\0b\"}"s, &r).code() ==
+        chatd::util::Code::kBadRequest);
+  std::string user, password;
+  CHECK(chatd::proto::DecodeCredentials(R"({"user":"nul\u0000tail","password":"12345678"})", &user, &password).code() ==
+        chatd::util::Code::kBadRequest);
+  REQUIRE(chatd::proto::DecodeCredentials(R"({"user":"nul","password":"1234\u00005678"})", &user, &password).ok());
+  CHECK(password == "1234\0005678"s);
+  // A site token's subject with a NUL is not a prefix of itself.
+  chatd::proto::SiteTokenClaims claims;
+  REQUIRE(chatd::proto::DecodeSiteTokenClaims(R"({"alg":"HS256"})", R"({"sub":"admin\u0000x","exp":1})", &claims));
+  CHECK(claims.sub != "admin");
+  // Two cids that differ after a NUL are not the same cid (both refused).
+  CHECK_FALSE(Decode(R"({"type":"send","cid":"x\u0000a","to":"bob","text":"1"})", &r).ok());
+}
+
+TEST_CASE("codec: U+10FFFF is still text when no NUL is escaped, and never confused with one") {
+  using namespace std::string_literals;
+  Request r;
+  REQUIRE(Decode("{\"type\":\"send\",\"cid\":\"c\",\"to\":\"bob\",\"text\":\"\xf4\x8f\xbf\xbf\"}", &r).ok());
+  CHECK(r.text == "\xf4\x8f\xbf\xbf");
+  REQUIRE(Decode(R"({"type":"send","cid":"c","to":"bob","text":"\udbff\udfff"})", &r).ok());
+  CHECK(r.text == "\xf4\x8f\xbf\xbf");
+  CHECK(Decode("{\"type\":\"send\",\"cid\":\"c\",\"to\":\"bob\",\"text\":\"\xf4\x8f\xbf\xbf\\u0000\"}", &r).code() ==
+        chatd::util::Code::kBadRequest);
+  CHECK(Decode(R"({"type":"send","cid":"c","to":"bob","text":"\uDBFF\uDFFF\u0000"})", &r).code() ==
+        chatd::util::Code::kBadRequest);
+}
