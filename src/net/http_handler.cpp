@@ -171,6 +171,15 @@ int LwsServer::OnHttpRequest(lws* wsi, void* user, const char* path) {
   http_[rid] = std::move(req);
 
   if (r.method == "POST") {
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+      // lws 4.1.6 does not decode chunked request bodies: answer clearly, and close, since the
+      // body that follows would otherwise be read as the next request.
+      RespondError(rid, Status::BadRequest("send the body with a Content-Length (chunked bodies are not accepted)"),
+                   {"connection: close"});
+      http_[rid]->status = 411;
+      http_[rid]->close_after = true;
+      return 0;
+    }
     if (!length.empty() && std::strtoull(length.c_str(), nullptr, 10) > kMaxBody) {
       RespondError(rid, Status::TooLarge("request body over 64 KiB"));
       return 0;
@@ -205,13 +214,13 @@ int LwsServer::OnHttpRequest(lws* wsi, void* user, const char* path) {
     Respond(rid, 426, "text/plain; charset=utf-8", "WebSocket upgrade required\n", {"upgrade: websocket"});
     return 0;
   }
-  if (!ServeStatic(rid, r.path, r.head)) {
+  if (!ServeStatic(rid, r.path)) {
     Respond(rid, 404, "text/plain; charset=utf-8", "not found\n");
   }
   return 0;
 }
 
-bool LwsServer::ServeStatic(uint64_t rid, const std::string& path, bool head) {
+bool LwsServer::ServeStatic(uint64_t rid, const std::string& path) {
   std::string name = path == "/" ? "index.html" : path.substr(1);
   if (name.empty() || name.find("..") != std::string::npos || name.find('\0') != std::string::npos) return false;
   std::string data;
@@ -250,8 +259,8 @@ bool LwsServer::ServeStatic(uint64_t rid, const std::string& path, bool head) {
     Respond(rid, 304, std::string(ContentType(name)), "", std::move(headers));
     return true;
   }
-  Respond(rid, 200, std::string(ContentType(name)), head ? std::string() : std::string(view), std::move(headers));
-  if (head && it != http_.end()) it->second->head = true;
+  // HEAD too: the headers describe the body (its length) that is then not sent.
+  Respond(rid, 200, std::string(ContentType(name)), std::string(view), std::move(headers));
   return true;
 }
 
@@ -362,8 +371,8 @@ int LwsServer::OnHttpWriteable(lws* wsi, void* user) {
     unsigned char* p = start;
     unsigned char* end = buf + sizeof buf - 1;
     size_t length = r.response.size();
-    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(r.status), r.content_type.c_str(),
-                                    r.head ? 0 : length, &p, end)) {
+    if (lws_add_http_common_headers(wsi, static_cast<unsigned int>(r.status), r.content_type.c_str(), length, &p,
+                                    end)) {
       return 1;
     }
     for (const auto& h : r.headers) {
@@ -381,9 +390,10 @@ int LwsServer::OnHttpWriteable(lws* wsi, void* user) {
     if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
     r.headers_sent = true;
     if (r.head || r.response.empty()) {
+      bool close = r.close_after;
       http_.erase(it);
       pss->id = 0;
-      return lws_http_transaction_completed(wsi) ? -1 : 0;
+      return close || lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     lws_callback_on_writable(wsi);
     return 0;
@@ -400,9 +410,10 @@ int LwsServer::OnHttpWriteable(lws* wsi, void* user) {
     lws_callback_on_writable(wsi);
     return 0;
   }
+  bool close = r.close_after;
   http_.erase(it);
   pss->id = 0;
-  return lws_http_transaction_completed(wsi) ? -1 : 0;
+  return close || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 void LwsServer::OnHttpClosed(void* user) {

@@ -95,6 +95,7 @@ class LwsServer final : public core::Outbox {
     bool ready = false;
     bool headers_sent = false;
     bool head = false;
+    bool close_after = false;  // close the connection once the response is written
     int status = 200;
     std::string content_type;
     std::string response;
@@ -120,7 +121,7 @@ class LwsServer final : public core::Outbox {
                std::vector<std::string> headers = {});
   void RespondJson(uint64_t rid, int status, std::string body, std::vector<std::string> headers = {});
   void RespondError(uint64_t rid, const util::Status& status, std::vector<std::string> headers = {});
-  bool ServeStatic(uint64_t rid, const std::string& path, bool head);
+  bool ServeStatic(uint64_t rid, const std::string& path);
 
   // lws_server.cpp
   bool AdmitConnection(const std::string& ip);

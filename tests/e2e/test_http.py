@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """HTTP surface: /healthz, the page and its security headers, unknown paths, error shape,
 cross-origin POSTs."""
+import http.client
 import json
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +99,44 @@ class HttpTest(harness.ChatdTestCase):
         big = json.dumps({"user": "x", "password": "p" * (200 * 1024)})
         r = self.srv.post("/api/login", big, headers={"Content-Type": "application/json"})
         self.assertError(r, 413, "too_large")
+        self.assertEqual(self.srv.get("/healthz").status, 200)
+
+    def raw_http(self, method, path, body=None, headers=None):
+        conn = http.client.HTTPConnection(self.srv.host, self.srv.port, timeout=harness.T_ANSWER)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            conn.close()
+
+    def test_head_gives_the_length_of_the_page_and_no_body(self):
+        status, headers, body = self.raw_http("GET", "/")
+        self.assertEqual(status, 200)
+        h_status, h_headers, h_body = self.raw_http("HEAD", "/")
+        self.assertEqual(h_status, 200)
+        self.assertEqual(h_body, b"")
+        self.assertEqual(int(h_headers["content-length"]), len(body))
+        self.assertEqual(h_headers.get("etag"), headers.get("etag"))
+        _, js_headers, js = self.raw_http("GET", "/app.js")
+        _, h_js, _ = self.raw_http("HEAD", "/app.js")
+        self.assertEqual(int(h_js["content-length"]), len(js))
+
+    def test_chunked_post_body_is_refused_clearly_not_read_as_empty(self):
+        # The whole request in one write: the server answers and then closes the connection.
+        chunks = [b'{"user":"nobody",', b'"password":"wrong-password"}']
+        request = (b"POST /api/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n" % self.srv.host.encode())
+        request += b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+        with socket.create_connection((self.srv.host, self.srv.port), timeout=harness.T_ANSWER) as sock:
+            sock.sendall(request)
+            r = http.client.HTTPResponse(sock)
+            r.begin()
+            status, body = r.status, r.read()
+        self.assertEqual(status, 411, body)
+        error = json.loads(body)["error"]
+        self.assertEqual(error["code"], "bad_request")
+        self.assertIn("Content-Length", error["message"])
         self.assertEqual(self.srv.get("/healthz").status, 200)
 
 
