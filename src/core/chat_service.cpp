@@ -7,6 +7,7 @@
 #include <cctype>
 #include <vector>
 
+#include "auth/crypto.h"
 #include "core/frames.h"
 #include "proto/codec.h"
 #include "proto/json_writer.h"
@@ -20,6 +21,7 @@ using util::Status;
 namespace {
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseInternal = 1011;
+constexpr int kCloseLoggedOut = 4001;
 constexpr size_t kWhoLimit = 500;
 constexpr size_t kMaxHeldBytes = 256 * 1024;
 
@@ -79,6 +81,15 @@ void ChatService::OnClose(SessionId sid) {
   auto it = sessions_.find(sid);
   if (it == sessions_.end()) return;
   Session& s = it->second;
+  if (!s.token_hash.empty()) {
+    auto range = by_token_.equal_range(s.token_hash);
+    for (auto t = range.first; t != range.second; ++t) {
+      if (t->second == sid) {
+        by_token_.erase(t);
+        break;
+      }
+    }
+  }
   if (LoggedIn(s)) {
     store::UserId user = s.user.id;
     LOG_INFO("session %llu (%s) closed", static_cast<unsigned long long>(sid), s.user.name.c_str());
@@ -97,6 +108,14 @@ void ChatService::OnClose(SessionId sid) {
   }
   sessions_.erase(it);
   if (options_.presence_grace_ms == 0) Tick();
+}
+
+void ChatService::OnTokenRevoked(const std::string& token_hash) {
+  auto range = by_token_.equal_range(token_hash);
+  for (auto t = range.first; t != range.second; ++t) {
+    LOG_INFO("session %llu: its login was revoked (logout); closing", static_cast<unsigned long long>(t->second));
+    outbox_->Close(t->second, kCloseLoggedOut, "logged out");
+  }
 }
 
 void ChatService::Tick() {
@@ -287,7 +306,14 @@ void ChatService::HandleHello(SessionId sid, Session& session, const proto::Requ
       CompleteHello(sid, req, r.status, r.user, r.retry_ms);
     });
   } else {
-    auth_->ResolveToken(token, [this, sid, req](const Status& status, const store::UserInfo& user) {
+    // A session token (not a site JWT) can be revoked by a logout: remember which one it was.
+    std::string hash = token.find('.') == std::string::npos ? auth::TokenHash(token) : std::string();
+    auth_->ResolveToken(token, [this, sid, req, hash](const Status& status, const store::UserInfo& user) {
+      Session* s = Find(sid);
+      if (s && status.ok() && !hash.empty()) {
+        s->token_hash = hash;
+        by_token_.emplace(hash, sid);
+      }
       CompleteHello(sid, req, status, user);
     });
   }

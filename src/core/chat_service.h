@@ -82,6 +82,9 @@ class ChatService {
   void OnDrained(SessionId sid);
   // Called a few times a second: auth timeouts, presence grace periods.
   void Tick();
+  // A login token was revoked (logout): the sessions that logged in with it close (4001).
+  // `token_hash` is auth::TokenHash of the token.
+  void OnTokenRevoked(const std::string& token_hash);
 
   size_t sessions() const { return sessions_.size(); }
   size_t rate_buckets() const { return send_limiter_.size() + room_limiter_.size(); }
@@ -97,7 +100,8 @@ class ChatService {
     State state = State::kAwaitHello;
     int failed_hellos = 0;
     std::string cookie_token;
-    std::string peer;  // the client's address (login throttling)
+    std::string peer;        // the client's address (login throttling)
+    std::string token_hash;  // the session token it logged in with, if any (logout ends it)
     store::UserInfo user;
     std::string device;
     std::string hello_id;           // the hello's id, for the welcome's `re`
@@ -200,6 +204,7 @@ class ChatService {
   PresenceMap presence_;
   std::unordered_map<store::UserId, UserCtx> users_;
   std::unordered_map<std::string, store::UserId> online_names_;  // lower-case name -> user (online)
+  std::unordered_multimap<std::string, SessionId> by_token_;     // token hash -> sessions logged in with it
   struct TrackedRoom {
     store::RoomInfo info;
     int online = 0;  // online users with it in their UserCtx::rooms

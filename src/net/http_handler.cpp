@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "auth/crypto.h"
 #include "net/lws_server.h"
 #include "proto/codec.h"
 #include "proto/json_writer.h"
@@ -348,11 +349,12 @@ void LwsServer::DispatchApi(uint64_t rid) {
       RespondJson(rid, 200, R"({"ok":true})", clear);
       return;
     }
-    auth_->Logout(token, [this, rid, clear](const Status& st) {
+    auth_->Logout(token, [this, rid, clear, token](const Status& st) {
       if (!st.ok()) {
         RespondError(rid, st);
         return;
       }
+      if (service_) service_->OnTokenRevoked(auth::TokenHash(token));
       RespondJson(rid, 200, R"({"ok":true})", clear);
     });
     return;

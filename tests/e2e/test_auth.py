@@ -282,6 +282,22 @@ class HelloTest(harness.AsyncChatdTestCase):
         ws3 = await self.connect(self.srv)
         self.assertWelcome(await ws3.hello(token=second), acct.user)
 
+    async def test_logout_ends_the_live_sessions_of_that_login_only(self):
+        acct = self.srv.new_user("logoutlive")
+        second = self.srv.login(acct.user, acct.password).json()["token"]
+        by_token = await self.logged_in(self.srv, acct, device="by-token")
+        by_cookie = await self.connect(self.srv, cookie=acct.cookie)
+        await by_cookie.login(device="by-cookie")
+        other_login = await self.connect(self.srv)
+        await other_login.login(token=second, device="other-login")
+        r = self.srv.post("/api/logout", headers={"Cookie": "chatd_session=" + acct.cookie})
+        self.assertEqual(r.status, 200, r)
+        for ws in (by_token, by_cookie):
+            code, _ = await ws.closed(harness.T_ANSWER)
+            self.assertEqual(code, 4001)
+            self.assertEqual(ws.conn.close_reason, "logged out")
+        await self.assertUsable(other_login, acct.user)
+
     async def test_logout_by_cookie(self):
         acct = self.srv.new_user("logoutc")
         r = self.srv.post("/api/logout", headers={"Cookie": "chatd_session=" + acct.cookie})
