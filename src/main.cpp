@@ -83,6 +83,7 @@ int Serve(chatd::config::Config& cfg) {
   ao.registration_open = cfg.registration_open;
   ao.session_days = cfg.session_days;
   ao.site_secret = cfg.site_secret;
+  ao.site_users_may_be_local = cfg.site_users_may_be_local;
   core::AuthService auth_service(ao, &storage, hashes.get(), &clock);
 
   net::LwsServer server(cfg, &completions, &storage, &auth_service);

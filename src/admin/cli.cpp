@@ -86,6 +86,9 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
       ->check(CLI::IsMember({"open", "closed", "auto"}));
   b.Bind("session-days", c.session_days, "Days a login stays valid")->group(acc);
   b.Bind("site-secret", c.site_secret, "HS256 secret for tokens signed by your web site (empty = off)")->group(acc);
+  b.Bind("site-users-may-be-local", c.site_users_may_be_local,
+         "Let a site token log in as a local (password) account of the same name, admins included")
+      ->group(acc);
   const char* msg = "Messages";
   b.Bind("max-text", c.max_text, "Largest message text, bytes of UTF-8")->group(msg);
   b.Bind("rate", c.rate, "Messages per second one user may send, sustained")->group(msg);
@@ -120,7 +123,7 @@ std::string EffectiveSettings(CLI::App& app, const std::vector<std::string>& key
     }
     auto quote = [](const std::string& v) {
       bool number = !v.empty() && v.find_first_not_of("0123456789-") == std::string::npos;
-      if (number) return v;
+      if (number || v == "true" || v == "false") return v;
       std::string q = "\"";
       for (char c : v) {
         if (c == '"' || c == '\\') q.push_back('\\');

@@ -87,15 +87,16 @@ int UserCommands::Run(const config::Config& cfg, std::ostream& out, std::ostream
       err << "chatd: " << s.ToString() << "\n";
       return 1;
     }
-    out << std::left << std::setw(34) << "NAME" << std::setw(7) << "ADMIN" << "CREATED (UTC)\n";
+    out << std::left << std::setw(34) << "NAME" << std::setw(7) << "ADMIN" << std::setw(7) << "KIND"
+        << "CREATED (UTC)\n";
     for (const auto& u : users) {
       time_t t = static_cast<time_t>(u.created_at / 1000);
       tm utc{};
       gmtime_r(&t, &utc);
       char when[32];
       strftime(when, sizeof when, "%Y-%m-%d %H:%M", &utc);
-      out << std::left << std::setw(34) << u.info.name << std::setw(7) << (u.info.admin ? "yes" : "no") << when
-          << "\n";
+      out << std::left << std::setw(34) << u.info.name << std::setw(7) << (u.info.admin ? "yes" : "no")
+          << std::setw(7) << (u.site_user ? "site" : "local") << when << "\n";
     }
     out << users.size() << (users.size() == 1 ? " user\n" : " users\n");
     return 0;

@@ -36,6 +36,7 @@ struct Config {
   std::string registration = "auto";       // open | closed | auto (open only on loopback)
   int session_days = 30;                   // lifetime of a login token
   std::string site_secret;                 // HS256 secret for site-signed tokens (empty = off)
+  bool site_users_may_be_local = false;    // a site token may log in as a local (password) account
 
   // --- messages ---------------------------------------------------------------------------
   int max_text = 16 * 1024;                // bytes of UTF-8 in one message

@@ -143,7 +143,8 @@ void AuthService::ResolveToken(const std::string& token, UserCallback done) {
       done(s, {});
       return;
     }
-    storage_->Submit([st, subject](store::Engine& e) { st->status = e.EnsureUser(subject, &st->user); },
+    bool allow_local = options_.site_users_may_be_local;
+    storage_->Submit([st, subject, allow_local](store::Engine& e) { st->status = e.EnsureUser(subject, allow_local, &st->user); },
                      [st, done](const Status& commit) { done(st->status.ok() ? commit : st->status, st->user); });
     return;
   }

@@ -25,6 +25,7 @@ struct AuthOptions {
   bool registration_open = false;
   int session_days = 30;
   std::string site_secret;  // empty = site tokens refused
+  bool site_users_may_be_local = false;  // a site token may log in as a local account of that name
 };
 
 class AuthService {

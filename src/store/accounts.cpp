@@ -8,12 +8,13 @@ using util::Status;
 namespace {
 
 constexpr const char* kInsertUser =
-    "INSERT INTO users (name, password_hash, is_admin, created_at, joined_mid) "
-    "VALUES (?1, ?2, ?3, ?4, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0))";
+    "INSERT INTO users (name, password_hash, is_admin, created_at, joined_mid, site_user) "
+    "VALUES (?1, ?2, ?3, ?4, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), ?5)";
 constexpr const char* kFindUser =
-    "SELECT id, name, is_admin, password_hash, created_at FROM users WHERE name = ?1";
+    "SELECT id, name, is_admin, password_hash, created_at, site_user FROM users WHERE name = ?1";
 constexpr const char* kFindUserById = "SELECT id, name, is_admin FROM users WHERE id = ?1";
-constexpr const char* kListUsers = "SELECT id, name, is_admin, password_hash, created_at FROM users ORDER BY name";
+constexpr const char* kListUsers =
+    "SELECT id, name, is_admin, password_hash, created_at, site_user FROM users ORDER BY name";
 constexpr const char* kDeleteUser = "DELETE FROM users WHERE name = ?1";
 constexpr const char* kSetPassword = "UPDATE users SET password_hash = ?2 WHERE name = ?1";
 constexpr const char* kCountUsers = "SELECT count(*) FROM users";
@@ -32,6 +33,7 @@ void ReadRecord(SqliteStmt* st, UserRecord* out) {
   out->info.admin = st->Int(2) != 0;
   out->password_hash = std::string(st->Text(3));
   out->created_at = st->Int(4);
+  out->site_user = st->Int(5) != 0;
 }
 
 }  // namespace
@@ -50,9 +52,9 @@ Status Accounts::Open(SqliteDb* db, std::unique_ptr<Accounts>* out) {
 }
 
 Status Accounts::CreateUser(const std::string& name, const std::string& password_hash, bool admin, int64_t now_ms,
-                            UserInfo* out) {
+                            UserInfo* out, bool site_user) {
   StmtScope st(insert_user_.get());
-  st->Bind(1, name).Bind(2, password_hash).Bind(3, admin ? 1 : 0).Bind(4, now_ms);
+  st->Bind(1, name).Bind(2, password_hash).Bind(3, admin ? 1 : 0).Bind(4, now_ms).Bind(5, site_user ? 1 : 0);
   Status s = st->Run();
   if (s.code() == util::Code::kConflict) return Status::Conflict("the name '" + name + "' is taken");
   if (!s.ok()) return s;

@@ -20,9 +20,9 @@ class Accounts {
  public:
   static util::Status Open(SqliteDb* db, std::unique_ptr<Accounts>* out);
 
-  // Conflict if the name is taken (case-insensitively).
+  // Conflict if the name is taken (case-insensitively). `site_user`: made by a site token.
   util::Status CreateUser(const std::string& name, const std::string& password_hash, bool admin, int64_t now_ms,
-                          UserInfo* out);
+                          UserInfo* out, bool site_user = false);
   // NotFound if there is no such user.
   util::Status FindUser(const std::string& name, UserRecord* out);
   util::Status FindUserById(UserId id, UserInfo* out);

@@ -107,16 +107,21 @@ void Engine::AbortBatch() {
   if (!r.ok()) LOG_ERR("reload after rollback: %s", r.ToString().c_str());
 }
 
-Status Engine::EnsureUser(const std::string& name, UserInfo* out) {
+Status Engine::EnsureUser(const std::string& name, bool allow_local, UserInfo* out) {
   UserRecord rec;
   Status s = accounts_->FindUser(name, &rec);
   if (s.ok()) {
+    // A site vouches for its own users only: its token must not open a local account (an
+    // admin's, say) that happens to have the same name.
+    if (!rec.site_user && !allow_local) {
+      return Status::Unauthorized("'" + rec.info.name + "' is a local account here; a site token cannot log in as it");
+    }
     *out = rec.info;
     return s;
   }
   if (s.code() != util::Code::kNotFound) return s;
   if (storage_full_) return Status::StorageFull("the server is out of disk space");
-  return accounts_->CreateUser(name, "", false, options_.clock->NowMs(), out);
+  return accounts_->CreateUser(name, "", false, options_.clock->NowMs(), out, true);
 }
 
 Status Engine::RebuildHistory() {

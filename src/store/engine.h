@@ -65,8 +65,9 @@ class Engine {
 
   // --- accounts ----------------------------------------------------------------------------------
   Accounts& accounts() { return *accounts_; }
-  // Finds `name`, creating a password-less account when it does not exist (site-token logins).
-  util::Status EnsureUser(const std::string& name, UserInfo* out);
+  // A site-token login: finds `name`, creating a password-less site account when it does not
+  // exist. Unauthorized when `name` is a local account, unless `allow_local`.
+  util::Status EnsureUser(const std::string& name, bool allow_local, UserInfo* out);
 
   // --- messages ----------------------------------------------------------------------------------
   MessageStore& messages() { return *messages_; }

@@ -39,6 +39,7 @@ struct UserRecord {
   UserInfo info;
   std::string password_hash;  // '' for accounts that log in only with site tokens
   int64_t created_at = 0;
+  bool site_user = false;     // made by a web site's signed token (not a local account)
 };
 
 }  // namespace chatd::store

@@ -57,7 +57,9 @@ struct CoreHarness {
   util::CompletionQueue completions;
   store::InlineStorage storage{engine.get(), &completions};
   auth::HashPool hashes{&completions, 1};
-  core::AuthService auth{core::AuthOptions{true, 30, "0123456789abcdef0123456789abcdef"}, &storage, &hashes, &clock};
+  // The harness logs its password accounts in with site tokens: it lets site tokens be local.
+  core::AuthService auth{core::AuthOptions{true, 30, "0123456789abcdef0123456789abcdef", true}, &storage, &hashes,
+                         &clock};
   RecordingOutbox outbox;
   core::ServiceOptions options;
   core::ChatService service{options, &auth, &storage, &outbox, &clock};

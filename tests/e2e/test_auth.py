@@ -307,6 +307,34 @@ class HelloTest(harness.AsyncChatdTestCase):
         self.assertEqual((answer.get("type"), answer.get("code")), ("error", "unauthorized"), answer)
 
 
+class SiteTokenLocalAccountTest(harness.AsyncChatdTestCase):
+    async def test_site_token_cannot_log_in_as_a_local_password_account(self):
+        srv = self.start_server("--site-secret", SITE_SECRET)
+        local = srv.new_user("local")
+        admin = harness.unique_name("admin")
+        r = harness.run_chatd(["user", "add", admin, "--admin", "--data-dir", srv.data_dir], input="admin-password\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for name in (local.user, local.user.upper(), admin):
+            ws = await self.connect(srv)
+            answer = await ws.hello(token=harness.make_jwt({"sub": name, "exp": int(time.time()) + 600}, SITE_SECRET))
+            self.assertEqual((answer.get("type"), answer.get("code")), ("error", "unauthorized"), answer)
+            self.assertIn("local account", answer.get("message", ""))
+        # Site users still log in, and the local account by its password.
+        site = harness.unique_name("site")
+        ws = await self.connect(srv)
+        await ws.login(token=harness.make_jwt({"sub": site, "exp": int(time.time()) + 600}, SITE_SECRET))
+        ws = await self.connect(srv)
+        await ws.login(user=local.user, password=local.password)
+
+    async def test_site_users_may_be_local_allows_it(self):
+        srv = self.start_server("--site-secret", SITE_SECRET, "--site-users-may-be-local", "true")
+        local = srv.new_user("local")
+        ws = await self.connect(srv)
+        welcome = await ws.login(token=harness.make_jwt({"sub": local.user, "exp": int(time.time()) + 600},
+                                                        SITE_SECRET))
+        self.assertEqual(welcome["user"], local.user)
+
+
 class NoSiteSecretTest(harness.AsyncChatdTestCase):
     async def test_jwt_refused_without_site_secret(self):
         srv = self.start_server()

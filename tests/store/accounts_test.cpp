@@ -67,13 +67,22 @@ TEST_CASE("engine: site users are created on first sight, without a password") {
   auto engine = chatd::testing::OpenEngine(dir, &clock);
   REQUIRE(engine);
   store::UserInfo a, b;
-  REQUIRE(engine->EnsureUser("carol", &a).ok());
-  REQUIRE(engine->EnsureUser("Carol", &b).ok());
+  REQUIRE(engine->EnsureUser("carol", false, &a).ok());
+  REQUIRE(engine->EnsureUser("Carol", false, &b).ok());
   CHECK(a.id == b.id);
   CHECK(b.name == "carol");
   store::UserRecord rec;
   REQUIRE(engine->accounts().FindUser("carol", &rec).ok());
   CHECK(rec.password_hash.empty());
+  CHECK(rec.site_user);
+  // A local account of the same name is not a site user's to take, unless allowed.
+  store::UserInfo local, got;
+  REQUIRE(engine->accounts().CreateUser("erin", "$argon2id$fake", true, 1, &local).ok());
+  util::Status s = engine->EnsureUser("ERIN", false, &got);
+  CHECK(s.code() == util::Code::kUnauthorized);
+  CHECK(s.message().find("local account") != std::string::npos);
+  REQUIRE(engine->EnsureUser("erin", true, &got).ok());
+  CHECK(got.id == local.id);
   engine->set_storage_full(true);
-  CHECK(engine->EnsureUser("dave", &a).code() == util::Code::kStorageFull);
+  CHECK(engine->EnsureUser("dave", false, &a).code() == util::Code::kStorageFull);
 }

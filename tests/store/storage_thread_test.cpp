@@ -117,7 +117,7 @@ TEST_CASE("storage thread: below the free-space floor the engine is told to refu
   storage.Submit(
       [result](store::Engine& e) {
         store::UserInfo info;
-        *result = e.EnsureUser("x", &info);
+        *result = e.EnsureUser("x", false, &info);
       },
                  [&](const util::Status&) { done = true; });
   REQUIRE(DrainUntil(completions, [&] { return done; }));
