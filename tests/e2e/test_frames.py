@@ -208,6 +208,18 @@ class FramesTest(harness.ChatdTestCase):
         self.assertIn(got, (1000, 1005))
         self.assertTrue(c2.wait_eof())
 
+    def test_unmasked_client_frames_are_a_documented_deviation(self):
+        # RFC 6455 5.1: a server must close on an unmasked client frame. lws 4.1.6 accepts them
+        # and gives no way to tell (the mask bit is private to its parser), so chatd lists this
+        # in docs/protocol.md. If lws ever refuses them, this test says to update the doc.
+        c = self.client(login=False)
+        c.send_text({"type": "ping", "id": "unmasked"}, mask=False)
+        self.assertEqual(c.wait_answer("unmasked"), {"type": "ok", "re": "unmasked"})
+        doc = open(os.path.join(harness.HERE, "..", "..", "docs", "protocol.md"), encoding="utf-8").read()
+        self.assertIn("## Known deviations", doc)
+        section = doc.split("## Known deviations", 1)[1]
+        self.assertRegex(section, r"(?i)unmasked client frames")
+
     def test_server_frames_are_unmasked_text(self):
         c = self.client()
         c.send_text({"type": "ping", "id": "m"})
