@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "auth/crypto.h"
-#include "core/frames.h"
+#include "proto/frames.h"
 #include "proto/codec.h"
 #include "proto/json_writer.h"
 #include "store/engine.h"
@@ -51,7 +51,7 @@ ChatService::Session* ChatService::Find(SessionId sid) {
 void ChatService::SendText(SessionId sid, std::string json) { outbox_->Send(sid, MakeFrame(std::move(json))); }
 
 void ChatService::SendError(SessionId sid, std::string_view re, const Status& status, int64_t retry_ms) {
-  SendText(sid, EncodeError(re, status, retry_ms));
+  SendText(sid, proto::EncodeError(re, status, retry_ms));
 }
 
 void ChatService::DeliverToUser(store::UserId user, const Frame& frame, SessionId except) {
@@ -230,7 +230,7 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
     return;
   }
   if (req.type == RequestType::kPing) {
-    SendText(sid, EncodeOk(req.id));
+    SendText(sid, proto::EncodeOk(req.id));
     return;
   }
   if (!LoggedIn(session)) {

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "core/chat_service.h"
-#include "core/frames.h"
+#include "proto/frames.h"
 #include "proto/json_writer.h"
 #include "store/engine.h"
 #include "util/log.h"
@@ -88,7 +88,7 @@ void ChatService::HandleAck(SessionId sid, Session& session, const proto::Reques
               if (!st.ok()) {
                 SendError(sid, re, st);
               } else if (!re.empty()) {
-                SendText(sid, EncodeOk(re));
+                SendText(sid, proto::EncodeOk(re));
               }
             });
 }
@@ -145,7 +145,7 @@ void ChatService::HandleRead(SessionId sid, Session& session, const proto::Reque
           SendError(sid, re, st);
           return;
         }
-        if (!re.empty()) SendText(sid, EncodeOk(re));
+        if (!re.empty()) SendText(sid, proto::EncodeOk(re));
         // The user's other devices move their marker too.
         std::string mine;
         proto::JsonWriter w(&mine);

@@ -5,7 +5,7 @@
 #include <cctype>
 
 #include "core/chat_service.h"
-#include "core/frames.h"
+#include "proto/frames.h"
 #include "proto/json_writer.h"
 #include "store/engine.h"
 #include "util/log.h"
@@ -165,7 +165,7 @@ void ChatService::HandleLeave(SessionId sid, Session& session, const proto::Requ
         RememberRoom(*result);
         auto ctx = users_.find(user.id);
         if (ctx != users_.end()) UntrackRoom(ctx->second, result->conv);
-        if (!re.empty()) SendText(sid, EncodeOk(re));
+        if (!re.empty()) SendText(sid, proto::EncodeOk(re));
         Frame event = MemberEvent(result->name, user.name, false);
         for (store::UserId m : *result->members) DeliverEvent(m, event, 0);
         DeliverEvent(user.id, event, sid);
@@ -188,7 +188,7 @@ void ChatService::HandleInvite(SessionId sid, Session& session, const proto::Req
           SendError(sid, re, st);
           return;
         }
-        if (!re.empty()) SendText(sid, EncodeOk(re));
+        if (!re.empty()) SendText(sid, proto::EncodeOk(re));
         std::string out;
         proto::JsonWriter(&out)
             .Begin()
@@ -272,7 +272,7 @@ void ChatService::HandleTyping(SessionId sid, Session& session, const proto::Req
     w.Str("to", req.to).End();
     DeliverEvent(peer->second, MakeFrame(std::move(out)), 0);
   }
-  if (!req.id.empty()) SendText(sid, EncodeOk(req.id));
+  if (!req.id.empty()) SendText(sid, proto::EncodeOk(req.id));
 }
 
 }  // namespace chatd::core

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+#include "proto/frames.h"
+
+#include "proto/json_writer.h"
+
+namespace chatd::proto {
+
+namespace {
+
+// {"type":"<type>"[,"re":…] — the caller adds the rest and End()s.
+JsonWriter& Start(JsonWriter& w, std::string_view type, std::string_view re) {
+  w.Begin().Str("type", type);
+  if (!re.empty()) w.Raw("re", re);
+  return w;
+}
+
+void Unread(JsonWriter& w, const UnreadCounts& unread) {
+  w.BeginObject("unread");
+  for (const auto& [key, count] : unread) w.Int(key, count);
+  w.End();
+}
+
+void Rooms(JsonWriter& w, const std::vector<RoomSummary>& rooms) {
+  w.BeginArray("rooms");
+  for (const auto& room : rooms) {
+    w.Begin().Str("room", room.name).Bool("private", room.is_private).Int("members", room.members);
+    if (room.unread >= 0) w.Int("unread", room.unread);
+    w.End();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+std::string EncodeOk(std::string_view re) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re).End();
+  return out;
+}
+
+std::string EncodeError(std::string_view re, const util::Status& status, int64_t retry_ms) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "error", re).Str("code", util::Status::CodeName(status.code())).Str("message", status.message());
+  if (retry_ms > 0) w.Int("retry_ms", retry_ms);
+  w.End();
+  return out;
+}
+
+std::string EncodeMessage(const MessageFrame& m) {
+  std::string out;
+  out.reserve(96 + m.text.size());
+  JsonWriter w(&out);
+  w.Begin().Str("type", "message").Int("mid", m.mid).Str("from", m.from);
+  if (m.room.empty()) {
+    w.Str("to", m.to);
+  } else {
+    w.Str("room", m.room);
+  }
+  w.Str("text", m.text).Int("ts", m.ts).End();
+  return out;
+}
+
+std::string EncodeSent(std::string_view re, int64_t mid, int64_t ts, bool dup) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re).Int("mid", mid).Int("ts", ts);
+  if (dup) w.Bool("dup", true);
+  w.End();
+  return out;
+}
+
+std::string EncodeLive(int64_t mid) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "live").Int("mid", mid).End();
+  return out;
+}
+
+std::string EncodePresence(std::string_view user, bool online) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "presence").Str("user", user).Bool("online", online).End();
+  return out;
+}
+
+std::string EncodeMember(std::string_view room, std::string_view user, bool joined) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "member").Str("room", room).Str("user", user).Bool("joined", joined).End();
+  return out;
+}
+
+std::string EncodeReceipt(std::string_view from, std::string_view with, int64_t upto) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "receipt").Str("from", from).Str("with", with).Int("upto", upto).End();
+  return out;
+}
+
+std::string EncodeRead(std::string_view with, std::string_view room, int64_t upto) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Str("type", "read");
+  if (room.empty()) {
+    w.Str("with", with);
+  } else {
+    w.Str("room", room);
+  }
+  w.Int("upto", upto).End();
+  return out;
+}
+
+std::string EncodeTyping(std::string_view from, std::string_view to, std::string_view room) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Str("type", "typing").Str("from", from);
+  if (room.empty()) {
+    w.Str("to", to);
+  } else {
+    w.Str("room", room);
+  }
+  w.End();
+  return out;
+}
+
+std::string EncodeInvited(std::string_view room, std::string_view by, bool is_private) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "invited").Str("room", room).Str("by", by).Bool("private", is_private).End();
+  return out;
+}
+
+std::string EncodeWelcome(const WelcomeFrame& f) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "welcome", f.re).Str("user", f.user).Str("device", f.device).Bool("admin", f.admin);
+  Rooms(w, f.rooms);
+  w.BeginArray("online");
+  for (const auto& name : f.online) w.Str(name);
+  w.EndArray();
+  Unread(w, f.unread);
+  w.End();
+  return out;
+}
+
+std::string EncodeHistoryPage(std::string_view re, const std::vector<std::shared_ptr<const std::string>>& messages,
+                              bool more) {
+  std::string out;
+  size_t size = 64;
+  for (const auto& m : messages) size += m->size() + 1;
+  out.reserve(size);
+  JsonWriter w(&out);
+  Start(w, "ok", re).BeginArray("messages");
+  for (const auto& m : messages) w.Raw(*m);
+  w.EndArray().Bool("more", more).End();
+  return out;
+}
+
+std::string EncodeJoined(const JoinedFrame& j) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", j.re).Str("room", j.room).Bool("private", j.is_private).Bool("created", j.created);
+  w.Int("members", j.members).BeginArray("online");
+  for (const auto& name : j.online) w.Str(name);
+  w.EndArray().End();
+  return out;
+}
+
+std::string EncodeRoomList(std::string_view re, const std::vector<RoomSummary>& rooms, const UnreadCounts& unread) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re);
+  Rooms(w, rooms);
+  Unread(w, unread);
+  w.End();
+  return out;
+}
+
+std::string EncodeWho(std::string_view re, const std::vector<std::pair<std::string, int64_t>>& users, int64_t count) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re).BeginArray("users");
+  for (const auto& [user, devices] : users) w.Begin().Str("user", user).Int("devices", devices).End();
+  w.EndArray().Int("count", count).End();
+  return out;
+}
+
+std::string EncodeHttpError(const util::Status& status) {
+  std::string out;
+  JsonWriter(&out)
+      .Begin()
+      .BeginObject("error")
+      .Str("code", util::Status::CodeName(status.code()))
+      .Str("message", status.message())
+      .End()
+      .End();
+  return out;
+}
+
+std::string EncodeRegistered(std::string_view user) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("user", user).End();
+  return out;
+}
+
+std::string EncodeLoggedIn(std::string_view token, std::string_view user, bool admin) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("token", token).Str("user", user).Bool("admin", admin).End();
+  return out;
+}
+
+}  // namespace chatd::proto

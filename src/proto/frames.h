@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+//
+// proto frames: the one encoder of every frame the server sends on /ws, and of the JSON bodies
+// of the HTTP API (docs/protocol.md is their contract; tests/proto/frames_test.cpp holds the
+// exact JSON of each). Each returns one compact JSON object with no raw newline, so frames can
+// be packed newline-separated. `re` is the request's id as raw JSON (proto::Request::id); ""
+// leaves `re` out. A message frame is encoded once and shared by every connection it goes to.
+// Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/status.h"
+
+namespace chatd::proto {
+
+// {"type":"ok","re":…}
+std::string EncodeOk(std::string_view re);
+// {"type":"error","re":…,"code":"…","message":"…"} (+ "retry_ms" when > 0)
+std::string EncodeError(std::string_view re, const util::Status& status, int64_t retry_ms = 0);
+
+// {"type":"message","mid":…,"from":"…","to":"…","text":"…","ts":…}, "room" instead of "to"
+// for a room ("to":"*" for a broadcast).
+struct MessageFrame {
+  int64_t mid = 0;
+  std::string_view from, to, room, text;
+  int64_t ts = 0;
+};
+std::string EncodeMessage(const MessageFrame& m);
+
+// The answer to a send: {"type":"ok","re":…,"mid":…,"ts":…} (+ "dup":true for a resend).
+std::string EncodeSent(std::string_view re, int64_t mid, int64_t ts, bool dup);
+// {"type":"live","mid":…}: catch-up is over.
+std::string EncodeLive(int64_t mid);
+// {"type":"presence","user":"…","online":…}
+std::string EncodePresence(std::string_view user, bool online);
+// {"type":"member","room":"…","user":"…","joined":…}
+std::string EncodeMember(std::string_view room, std::string_view user, bool joined);
+// {"type":"receipt","from":"…","with":"…","upto":…}: `from` read the 1:1 conversation with `with`.
+std::string EncodeReceipt(std::string_view from, std::string_view with, int64_t upto);
+// {"type":"read","with":"…","upto":…} or "room" instead of "with": the user's own marker moved.
+std::string EncodeRead(std::string_view with, std::string_view room, int64_t upto);
+// {"type":"typing","from":"…","to":"…"} or "room" instead of "to".
+std::string EncodeTyping(std::string_view from, std::string_view to, std::string_view room);
+// {"type":"invited","room":"…","by":"…","private":…}
+std::string EncodeInvited(std::string_view room, std::string_view by, bool is_private);
+
+// A room as the welcome and the rooms list show it; `unread` < 0 leaves the count out.
+struct RoomSummary {
+  std::string_view name;
+  bool is_private = false;
+  int64_t members = 0;
+  int64_t unread = -1;
+};
+using UnreadCounts = std::vector<std::pair<std::string, int64_t>>;  // "bob", "#general", "!notifications"
+
+// {"type":"welcome","re":…,"user":…,"device":…,"admin":…,"rooms":[…],"online":[…],"unread":{…}}
+struct WelcomeFrame {
+  std::string_view re, user, device;
+  bool admin = false;
+  std::vector<RoomSummary> rooms;
+  std::vector<std::string> online;
+  UnreadCounts unread;
+};
+std::string EncodeWelcome(const WelcomeFrame& w);
+
+// The answer to a history request: {"type":"ok","re":…,"messages":[…],"more":…}; `messages`
+// are message frames (EncodeMessage), oldest first.
+std::string EncodeHistoryPage(std::string_view re, const std::vector<std::shared_ptr<const std::string>>& messages,
+                              bool more);
+
+// The answer to a join: {"type":"ok","re":…,"room":…,"private":…,"created":…,"members":…,"online":[…]}
+struct JoinedFrame {
+  std::string_view re, room;
+  bool is_private = false, created = false;
+  int64_t members = 0;
+  std::vector<std::string> online;
+};
+std::string EncodeJoined(const JoinedFrame& j);
+
+// The answer to `rooms`: {"type":"ok","re":…,"rooms":[…],"unread":{…}}
+std::string EncodeRoomList(std::string_view re, const std::vector<RoomSummary>& rooms, const UnreadCounts& unread);
+
+// The answer to `who`: {"type":"ok","re":…,"users":[{"user":…,"devices":…}],"count":…}
+std::string EncodeWho(std::string_view re, const std::vector<std::pair<std::string, int64_t>>& users, int64_t count);
+
+// --- HTTP API bodies -------------------------------------------------------------------------
+// {"error":{"code":"…","message":"…"}}
+std::string EncodeHttpError(const util::Status& status);
+// POST /api/register: {"user":"…"}
+std::string EncodeRegistered(std::string_view user);
+// POST /api/login: {"token":"…","user":"…","admin":…}
+std::string EncodeLoggedIn(std::string_view token, std::string_view user, bool admin);
+
+}  // namespace chatd::proto
