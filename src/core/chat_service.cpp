@@ -11,7 +11,9 @@
 #include "proto/frames.h"
 #include "proto/codec.h"
 #include "proto/json_writer.h"
+#include "store/catch_up_reader.h"
 #include "store/engine.h"
+#include "store/room_store.h"
 #include "util/log.h"
 
 namespace chatd::core {
@@ -350,7 +352,7 @@ void ChatService::CompleteHello(SessionId sid, const proto::Request& req, const 
   auto state = std::make_shared<store::UserState>();
   auto st = std::make_shared<Status>();
   store::UserId uid = user.id;
-  storage_->Submit([state, st, uid](store::Engine& e) { *st = e.messages().LoadUserState(uid, state.get()); },
+  storage_->Submit([state, st, uid](store::Engine& e) { *st = e.rooms().LoadUserState(uid, state.get()); },
                    [this, sid, state, st](const Status&) {
                      Session* session = Find(sid);
                      if (!session || session->state != State::kLoading) return;
@@ -412,8 +414,8 @@ void ChatService::FetchNextPage(SessionId sid, Session& session) {
   session.reserved += PageReserve();  // counted, never refused: catch-up is paced by OnDrained
   storage_->Submit(
       [page, status, user, after, with_cursor, limit, max_bytes](store::Engine& e) {
-        *status = with_cursor ? e.messages().FetchSince(user, after, limit, page.get(), max_bytes)
-                              : e.messages().FetchPending(user, after, limit, page.get(), max_bytes);
+        *status = with_cursor ? e.pages().FetchSince(user, after, limit, page.get(), max_bytes)
+                              : e.pages().FetchPending(user, after, limit, page.get(), max_bytes);
       },
       [this, sid, page, status](const Status&) {
         Session* s = Find(sid);

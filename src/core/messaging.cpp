@@ -6,7 +6,9 @@
 #include "core/chat_service.h"
 #include "proto/frames.h"
 #include "proto/json_writer.h"
+#include "store/catch_up_reader.h"
 #include "store/engine.h"
+#include "store/room_store.h"
 #include "util/log.h"
 
 namespace chatd::core {
@@ -138,7 +140,7 @@ void ChatService::HandleRead(SessionId sid, Session& session, const proto::Reque
   int64_t now = clock_->NowMs();
   SubmitFor(
       sid, session, re,
-      [=](store::Engine& e) { *status = e.messages().Read(user, with, room, upto, now, result.get()); },
+      [=](store::Engine& e) { *status = e.rooms().Read(user, with, room, upto, now, result.get()); },
       [this, sid, re, user, with, room, result, status](Session&, const Status& commit) {
         Status st = commit.ok() ? *status : commit;
         if (!st.ok()) {

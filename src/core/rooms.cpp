@@ -7,7 +7,9 @@
 #include "core/chat_service.h"
 #include "proto/frames.h"
 #include "proto/json_writer.h"
+#include "store/catch_up_reader.h"
 #include "store/engine.h"
+#include "store/room_store.h"
 #include "util/log.h"
 
 namespace chatd::core {
@@ -118,7 +120,7 @@ void ChatService::HandleJoin(SessionId sid, Session& session, const proto::Reque
       sid, session, re,
       [=](store::Engine& e) {
         *status = e.storage_full() ? Status::StorageFull("the server is out of disk space")
-                                   : e.messages().Join(user, room, make_private, now, result.get());
+                                   : e.rooms().Join(user, room, make_private, now, result.get());
       },
       [this, sid, re, user, result, status](Session&, const Status& commit) {
         Status st = commit.ok() ? *status : commit;
@@ -155,7 +157,7 @@ void ChatService::HandleLeave(SessionId sid, Session& session, const proto::Requ
   store::UserInfo user = session.user;
   std::string room = req.room, re = req.id;
   SubmitFor(
-      sid, session, re, [=](store::Engine& e) { *status = e.messages().Leave(user, room, result.get()); },
+      sid, session, re, [=](store::Engine& e) { *status = e.rooms().Leave(user, room, result.get()); },
       [this, sid, re, user, result, status](Session&, const Status& commit) {
         Status st = commit.ok() ? *status : commit;
         if (!st.ok()) {
@@ -181,7 +183,7 @@ void ChatService::HandleInvite(SessionId sid, Session& session, const proto::Req
   int64_t now = clock_->NowMs();
   SubmitFor(
       sid, session, re,
-      [=](store::Engine& e) { *status = e.messages().Invite(user, room, invitee, now, invited.get(), info.get()); },
+      [=](store::Engine& e) { *status = e.rooms().Invite(user, room, invitee, now, invited.get(), info.get()); },
       [this, sid, re, user, invited, info, status](Session&, const Status& commit) {
         Status st = commit.ok() ? *status : commit;
         if (!st.ok()) {
@@ -207,7 +209,7 @@ void ChatService::HandleRooms(SessionId sid, Session& session, const proto::Requ
   store::UserId user = session.user.id;
   std::string re = req.id;
   SubmitFor(
-      sid, session, re, [=](store::Engine& e) { *status = e.messages().LoadUserState(user, state.get()); },
+      sid, session, re, [=](store::Engine& e) { *status = e.rooms().LoadUserState(user, state.get()); },
       [this, sid, re, state, status](Session&, const Status&) {
         if (!status->ok()) {
           SendError(sid, re, *status);

@@ -4,8 +4,11 @@
 #include <time.h>
 
 #include "store/accounts.h"
+#include "store/catch_up_reader.h"
+#include "store/directory.h"
 #include "store/history_cache.h"
 #include "store/message_store.h"
+#include "store/room_store.h"
 #include "store/sqlite_db.h"
 #include "util/log.h"
 
@@ -47,15 +50,24 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
   std::string epoch;
   if (!(s = ReadEpoch(e->db_.get(), &epoch)).ok()) return s;
   if (!(s = HistoryCache::Open(options.history_path, epoch, &e->history_, &report->history_rebuilt)).ok()) return s;
-  if (!(s = MessageStore::Open(e->db_.get(), e->accounts_.get(), e->history_.get(), Limits(options), &e->messages_)).ok()) return s;
+  MessageLimits limits = Limits(options);
+  SqliteDb* db = e->db_.get();
+  if (!(s = Directory::Open(db, e->accounts_.get(), &e->errors_, &e->directory_)).ok()) return s;
+  if (!(s = MessageStore::Open(db, e->directory_.get(), e->history_.get(), &e->errors_, limits, &e->messages_)).ok()) {
+    return s;
+  }
+  if (!(s = CatchUpReader::Open(db, e->directory_.get(), e->history_.get(), e->messages_.get(), &e->pages_)).ok()) {
+    return s;
+  }
+  if (!(s = RoomStore::Open(db, e->directory_.get(), e->messages_.get(), &e->errors_, limits.max_rooms_per_user,
+                            &e->rooms_))
+           .ok()) {
+    return s;
+  }
   if (e->history_->high_water() > e->messages_->last_mid()) {
     // The cache knows messages SQLite does not: it belongs to a restored/older database file.
-    e->messages_.reset();
-    e->history_.reset();
-    if (!(s = HistoryCache::MoveAside(options.history_path, "ahead of the database")).ok()) return s;
-    if (!(s = HistoryCache::Open(options.history_path, epoch, &e->history_, &report->history_rebuilt)).ok()) return s;
+    if (!(s = e->history_->Rebuild("ahead of the database")).ok()) return s;
     report->history_rebuilt = true;
-    if (!(s = MessageStore::Open(e->db_.get(), e->accounts_.get(), e->history_.get(), Limits(options), &e->messages_)).ok()) return s;
   }
   s = e->messages_->CatchUpHistory(&report->history_caught_up);
   if (!s.ok()) {
@@ -84,12 +96,11 @@ Status Engine::BeginBatch() {
 
 Status Engine::CommitBatch() {
   in_batch_ = false;
-  Status failed = messages_->TakeWriteError();
+  Status failed = errors_.Take();
   Status s = failed.ok() ? db_->Exec("COMMIT") : failed;
   if (!s.ok()) {
     (void)db_->Exec("ROLLBACK");
-    Status r = messages_->Reload();
-    if (!r.ok()) LOG_ERR("reload after failed commit: %s", r.ToString().c_str());
+    Reload();
     return s;
   }
   // SQLite holds the batch now; the cache follows. A failed cache write makes the cache
@@ -103,8 +114,15 @@ void Engine::AbortBatch() {
   if (!in_batch_) return;
   in_batch_ = false;
   (void)db_->Exec("ROLLBACK");
+  Reload();
+}
+
+void Engine::Reload() {
+  // The rolled-back batch may have made rows the caches hold, and used mids.
+  (void)errors_.Take();
+  directory_->Reload();
   Status r = messages_->Reload();
-  if (!r.ok()) LOG_ERR("reload after rollback: %s", r.ToString().c_str());
+  if (!r.ok()) LOG_ERR("reload after a rolled-back batch: %s", r.ToString().c_str());
 }
 
 Status Engine::EnsureUser(const std::string& name, bool allow_local, UserInfo* out) {

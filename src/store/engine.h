@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "store/batch_error.h"
 #include "store/types.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -24,8 +25,11 @@ namespace chatd::store {
 
 class SqliteDb;
 class Accounts;
+class CatchUpReader;
+class Directory;
 class HistoryCache;
 class MessageStore;
+class RoomStore;
 
 struct EngineOptions {
   std::string db_path;       // SQLite file
@@ -69,8 +73,10 @@ class Engine {
   // exist. Unauthorized when `name` is a local account, unless `allow_local`.
   util::Status EnsureUser(const std::string& name, bool allow_local, UserInfo* out);
 
-  // --- messages ----------------------------------------------------------------------------------
+  // --- messages and rooms ------------------------------------------------------------------------
   MessageStore& messages() { return *messages_; }
+  CatchUpReader& pages() { return *pages_; }
+  RoomStore& rooms() { return *rooms_; }
   HistoryCache& history() { return *history_; }
 
   // Periodic housekeeping, run by the storage thread between batches: history retention,
@@ -94,6 +100,8 @@ class Engine {
 
  private:
   Engine() = default;
+  // Drops what the caches learnt in a rolled-back batch.
+  void Reload();
   // Writes the cache's trust state into the meta table (`chatd stats` shows it).
   void RecordHistoryState();
 
@@ -101,7 +109,11 @@ class Engine {
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<HistoryCache> history_;
+  BatchError errors_;
+  std::unique_ptr<Directory> directory_;
   std::unique_ptr<MessageStore> messages_;
+  std::unique_ptr<CatchUpReader> pages_;
+  std::unique_ptr<RoomStore> rooms_;
   bool in_batch_ = false;
   bool storage_full_ = false;
   int resume_failures_ = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace chatd::store {
@@ -33,6 +34,69 @@ struct StoredMessage {
   ConvId conv = 0;
   UserId sender = 0;
   std::shared_ptr<const std::string> json;
+};
+
+using MemberList = std::shared_ptr<const std::vector<UserId>>;
+
+struct RoomInfo {
+  ConvId conv = 0;
+  std::string name;
+  bool is_private = false;
+  MemberList members;  // a snapshot, sorted; membership changes make a new list
+};
+
+// --- what store operations take and give (store/chat_store.h) ----------------------------------
+
+struct SendRequest {
+  UserInfo sender;
+  std::string cid;
+  std::string to;    // user name, or "*" for a broadcast
+  std::string room;  // or a room name
+  std::string text;
+  int64_t ts = 0;
+};
+
+struct SendResult {
+  Mid mid = 0;
+  int64_t ts = 0;
+  bool dup = false;             // same (sender, cid) seen before: nothing stored or delivered
+  ConvKind kind = ConvKind::kDirect;
+  ConvId conv = 0;
+  UserInfo recipient;           // direct messages: the recipient, canonical name
+  RoomInfo room;                // rooms: the room and its members (sender included)
+  std::shared_ptr<const std::string> json;  // the message frame; empty when dup
+};
+
+// What a page of catch-up holds. `high_water`: every message up to it was considered.
+struct FetchResult {
+  std::vector<StoredMessage> messages;
+  Mid high_water = 0;
+  bool complete = false;  // no more after this page (as of high_water)
+  Mid next = 0;           // not complete: the next page starts after this mid
+};
+
+// Everything a fresh login needs to know (welcome, presence and unread counts).
+struct UserState {
+  std::vector<RoomInfo> rooms;
+  std::vector<UserInfo> partners;                         // users with a 1:1 conversation
+  std::vector<std::pair<std::string, int64_t>> unread;  // "bob", "#general", "!notifications" -> count
+};
+
+struct JoinResult {
+  RoomInfo room;
+  bool created = false;
+  bool already_member = false;
+};
+
+struct ReadResult {
+  ConvKind kind = ConvKind::kDirect;
+  UserInfo peer;  // 1:1: who gets the receipt
+  Mid upto = 0;   // the marker after this read (never moves backwards)
+};
+
+struct HistoryResult {
+  std::vector<std::shared_ptr<const std::string>> messages;  // oldest first
+  bool more = false;
 };
 
 struct UserRecord {

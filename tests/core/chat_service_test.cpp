@@ -11,7 +11,7 @@ using namespace chatd;
 using chatd::testing::CoreHarness;
 using chatd::testing::Has;
 
-TEST_CASE("session: everything but hello is unauthorized before login; bad frames keep the session") {
+TEST_CASE("session: everything but hello is unauthorized before login, bad frames keep the session") {
   CoreHarness h;
   h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", ""});
   h.service.OnFrame(1, R"({"type":"who","id":5})");
@@ -45,7 +45,7 @@ TEST_CASE("session: hello with a password logs in, then welcome and live") {
   CHECK(Has(h.outbox.Take(1), R"("re":2,"code":"conflict")"));
 }
 
-TEST_CASE("session: wrong credentials answer unauthorized; three failures close with 1008") {
+TEST_CASE("session: wrong credentials answer unauthorized, three failures close with 1008") {
   CoreHarness h;
   h.AddUser("bob");
   h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", ""});
@@ -95,7 +95,7 @@ TEST_CASE("session: no valid hello within the auth timeout closes with 1008") {
   CHECK(h.outbox.closed.count(3) == 0);  // logged in in time
 }
 
-TEST_CASE("presence: who lists online users with their device count; close removes them") {
+TEST_CASE("presence: who lists online users with their device count, close removes them") {
   CoreHarness h;
   h.Login(1, "erin");
   h.Login(2, "erin");

@@ -20,7 +20,7 @@ LoginThrottle::Options Small() {
 }
 }  // namespace
 
-TEST_CASE("login throttle: a few free failures per pair, then doubling waits; other addresses are not affected") {
+TEST_CASE("login throttle: a few free failures per pair, then doubling waits, other addresses are not affected") {
   LoginThrottle t(Small());
   int64_t now = 0;
   CHECK(t.WaitMs("10.0.0.1", "alice", now) == 0);
@@ -48,7 +48,7 @@ TEST_CASE("login throttle: a few free failures per pair, then doubling waits; ot
   CHECK(t.WaitMs("10.0.0.1", "alice", now + 60'000) == 0);
 }
 
-TEST_CASE("login throttle: IPv6 counts by /64; memory is bounded, least recently failed dropped first") {
+TEST_CASE("login throttle: IPv6 counts by /64, memory is bounded, least recently failed dropped first") {
   CHECK(LoginThrottle::AddressKey("2001:db8:1:2:aaaa::1") == LoginThrottle::AddressKey("2001:db8:1:2:bbbb::9"));
   CHECK(LoginThrottle::AddressKey("2001:db8:1:2::1") != LoginThrottle::AddressKey("2001:db8:1:3::1"));
   CHECK(LoginThrottle::AddressKey("::ffff:10.1.2.3") == LoginThrottle::AddressKey("10.1.2.3"));

@@ -172,7 +172,7 @@ TEST_CASE("read markers: other devices follow, the peer gets a receipt, unread c
   CHECK(Has(h.Login(9, "ben"), R"("unread":{"ann":1})"));
 }
 
-TEST_CASE("limits: joins, leaves and invites spend a room budget of their own; room state nobody online uses is dropped") {
+TEST_CASE("limits: joins, leaves and invites spend a room budget of their own, room state nobody online uses is dropped") {
   core::ServiceOptions o;
   o.room_burst = 5;
   o.room_rate = 1;

@@ -165,7 +165,7 @@ TEST_CASE("routing: an admin broadcast reaches every live session but the sender
   for (core::SessionId sid : {2, 3, 4}) CHECK(Count(h.outbox.Take(sid), R"("to":"*")") == 1);
 }
 
-TEST_CASE("ack: answered when it has an id; what it covers is not sent again") {
+TEST_CASE("ack: answered when it has an id, what it covers is not sent again") {
   CoreHarness h;
   h.AddUser("bob");
   h.Login(1, "alice");

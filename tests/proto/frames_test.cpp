@@ -46,7 +46,7 @@ TEST_CASE("frames: ok, error, sent, live") {
   CHECK(EncodeLive(1302) == R"({"type":"live","mid":1302})");
 }
 
-TEST_CASE("frames: message, to a user, a room and everyone; text escaped, never a raw newline") {
+TEST_CASE("frames: message, to a user, a room and everyone, text escaped, never a raw newline") {
   Documented(EncodeMessage({1302, "alice", "bob", "", "hi", 1763800000123}),
              R"({"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123})");
   CHECK(EncodeMessage({5, "alice", "", "general", "hi all", 9}) ==

@@ -5,7 +5,9 @@
 
 #include "store/accounts.h"
 #include "store/engine.h"
+#include "store/catch_up_reader.h"
 #include "store/message_store.h"
+#include "store/room_store.h"
 #include "test_util.h"
 
 using namespace chatd;
@@ -41,8 +43,8 @@ TEST_CASE("purge: removes delivered rows and unneeded bodies, never an undeliver
   };
   REQUIRE(engine->BeginBatch().ok());
   store::JoinResult j;
-  REQUIRE(engine->messages().Join(alice, "r", false, 1, &j).ok());
-  REQUIRE(engine->messages().Join(bob, "r", false, 1, &j).ok());
+  REQUIRE(engine->rooms().Join(alice, "r", false, 1, &j).ok());
+  REQUIRE(engine->rooms().Join(bob, "r", false, 1, &j).ok());
   REQUIRE(engine->CommitBatch().ok());
   for (int i = 0; i < 4; ++i) send(alice, "bob", "", i);     // mids 1-4 to bob
   for (int i = 4; i < 6; ++i) send(alice, "carol", "", i);   // 5-6 to carol, never acked
@@ -68,7 +70,7 @@ TEST_CASE("purge: removes delivered rows and unneeded bodies, never an undeliver
   CHECK(Count(engine->db(), "SELECT count(*) FROM deliveries WHERE user_id = 3") == 2);
   CHECK(Count(engine->db(), "SELECT count(*) FROM messages") == 4);
   store::FetchResult pending;
-  REQUIRE(engine->messages().FetchPending(carol.id, 0, 100, &pending).ok());
+  REQUIRE(engine->pages().FetchPending(carol.id, 0, 100, &pending).ok());
   CHECK(pending.messages.size() == 2);
   // Once alice acks, the room message can go too.
   REQUIRE(engine->BeginBatch().ok());

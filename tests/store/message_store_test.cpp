@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "store/message_store.h"
 
+#include "store/catch_up_reader.h"
+#include "store/room_store.h"
+
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -38,6 +41,8 @@ struct Fixture {
   }
 
   store::MessageStore& ms() { return engine->messages(); }
+  store::CatchUpReader& pages() { return engine->pages(); }
+  store::RoomStore& rooms() { return engine->rooms(); }
 
   // One send in its own batch, like the storage thread would run it.
   util::Status Send(const store::UserInfo& from, const std::string& to, const std::string& cid, const std::string& text,
@@ -60,14 +65,14 @@ struct Fixture {
   }
   std::vector<store::Mid> Pending(const store::UserInfo& u, store::Mid after = 0, int limit = 1000) {
     store::FetchResult r;
-    REQUIRE(ms().FetchPending(u.id, after, limit, &r).ok());
+    REQUIRE(pages().FetchPending(u.id, after, limit, &r).ok());
     std::vector<store::Mid> mids;
     for (auto& m : r.messages) mids.push_back(m.mid);
     return mids;
   }
   std::vector<store::Mid> Since(const store::UserInfo& u, store::Mid cursor, int limit = 1000, bool* complete = nullptr) {
     store::FetchResult r;
-    REQUIRE(ms().FetchSince(u.id, cursor, limit, &r).ok());
+    REQUIRE(pages().FetchSince(u.id, cursor, limit, &r).ok());
     if (complete) *complete = r.complete;
     std::vector<store::Mid> mids;
     for (auto& m : r.messages) mids.push_back(m.mid);
@@ -124,7 +129,7 @@ TEST_CASE("messages: refusals: unknown user, broadcast by non-admin, full disk")
   CHECK(r.mid == 1);  // refused sends used no mid
 }
 
-TEST_CASE("pool: undelivered rows are sent until acked; an ack covers everything up to it") {
+TEST_CASE("pool: undelivered rows are sent until acked, an ack covers everything up to it") {
   Fixture f;
   store::Mid m1 = f.SendOk(f.alice, "bob", "1");
   store::Mid m2 = f.SendOk(f.carol, "bob", "2");
@@ -179,8 +184,8 @@ TEST_CASE("catch-up: pages are bounded by bytes too, and continue where they sto
     store::Mid after = 0;
     for (int pages = 0; pages < 20; ++pages) {
       store::FetchResult r;
-      REQUIRE((cursor ? f.ms().FetchSince(f.bob.id, after, 1000, &r, 10000)
-                      : f.ms().FetchPending(f.bob.id, after, 1000, &r, 10000))
+      REQUIRE((cursor ? f.pages().FetchSince(f.bob.id, after, 1000, &r, 10000)
+                      : f.pages().FetchPending(f.bob.id, after, 1000, &r, 10000))
                   .ok());
       REQUIRE(r.messages.size() <= 3);  // 3 x 4 KiB passes 10,000 bytes
       for (auto& m : r.messages) got.push_back(m.mid);
@@ -386,7 +391,7 @@ std::vector<store::Mid> CatchUpAll(Fixture& f, const store::UserInfo& u, store::
   store::Mid pos = cursor;
   for (int pages = 0; pages < 1000; ++pages) {
     store::FetchResult r;
-    REQUIRE(f.ms().FetchSince(u.id, pos, limit, &r).ok());
+    REQUIRE(f.pages().FetchSince(u.id, pos, limit, &r).ok());
     for (auto& m : r.messages) got.push_back(m.mid);
     if (r.complete) return got;
     REQUIRE_MESSAGE(r.next > pos, "a catch-up page that is not the last made no progress");
@@ -427,7 +432,7 @@ TEST_CASE("catch-up: a room trimmed by retention is caught up from SQLite, membe
   store::JoinResult j;
   for (auto* u : {&f.alice, &f.bob}) {
     REQUIRE(f.engine->BeginBatch().ok());
-    REQUIRE(f.ms().Join(*u, "general", false, 1, &j).ok());
+    REQUIRE(f.rooms().Join(*u, "general", false, 1, &j).ok());
     REQUIRE(f.engine->CommitBatch().ok());
   }
   std::vector<store::Mid> room;
@@ -453,7 +458,7 @@ TEST_CASE("catch-up: messages of the batch being written are not missed by a cur
   store::SendResult r;
   REQUIRE(f.ms().Send(store::SendRequest{f.alice, "same-batch", "bob", "", "two", 1}, false, 1, &r).ok());
   store::FetchResult page;
-  REQUIRE(f.ms().FetchSince(f.bob.id, 0, 1000, &page).ok());
+  REQUIRE(f.pages().FetchSince(f.bob.id, 0, 1000, &page).ok());
   REQUIRE(f.engine->CommitBatch().ok());
   std::vector<store::Mid> got;
   for (auto& m : page.messages) got.push_back(m.mid);
@@ -533,14 +538,14 @@ TEST_CASE("history cache: recovery that fails again keeps answering from SQLite,
   CHECK(f.engine->history().high_water() == all.back());
 }
 
-TEST_CASE("rooms: a user may create at most max_rooms_per_user rooms; joining existing ones is not limited; admins are exempt") {
+TEST_CASE("rooms: a user may create at most max_rooms_per_user rooms, joining existing ones is not limited, admins are exempt") {
   store::EngineOptions o;
   o.max_rooms_per_user = 3;
   Fixture f(o);
   auto join = [&](const store::UserInfo& u, const std::string& room) {
     REQUIRE(f.engine->BeginBatch().ok());
     store::JoinResult j;
-    util::Status s = f.ms().Join(u, room, false, 1, &j);
+    util::Status s = f.rooms().Join(u, room, false, 1, &j);
     REQUIRE(f.engine->CommitBatch().ok());
     return s;
   };

@@ -68,7 +68,7 @@ TEST_CASE("storage thread: many jobs commit in few transactions, every one answe
   CHECK(n == kJobs);
 }
 
-TEST_CASE("storage thread: a refused job does not spoil its batch; Stop() finishes queued work") {
+TEST_CASE("storage thread: a refused job does not spoil its batch, Stop() finishes queued work") {
   TempDir dir;
   util::SystemClock clock;
   auto engine = chatd::testing::OpenEngine(dir, &clock);
