@@ -138,7 +138,7 @@ Status Engine::EnsureUser(const std::string& name, bool allow_local, UserInfo* o
     return s;
   }
   if (s.code() != util::Code::kNotFound) return s;
-  if (storage_full_) return Status::StorageFull("the server is out of disk space");
+  if (storage_full_) return Status::StorageFull("the server is out of disk space; try again later");
   return accounts_->CreateUser(name, "", false, options_.clock->NowMs(), out, true);
 }
 

@@ -29,14 +29,6 @@ namespace chatd::store {
 class Directory;
 class HistoryCache;
 
-struct MessageLimits {
-  int pool_max_messages = 10000;
-  int64_t pool_max_bytes = 64LL * 1024 * 1024;
-  int history_max_messages = 10000;
-  int history_max_days = 365;
-  int max_rooms_per_user = 100;  // rooms one (non-admin) user may create; 0 = no limit
-};
-
 class MessageStore {
  public:
   static util::Status Open(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors,

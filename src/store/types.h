@@ -45,6 +45,15 @@ struct RoomInfo {
   MemberList members;  // a snapshot, sorted; membership changes make a new list
 };
 
+// The store's limits (config: pool-max-messages, ..., max-rooms-per-user).
+struct MessageLimits {
+  int pool_max_messages = 10000;
+  int64_t pool_max_bytes = 64LL * 1024 * 1024;
+  int history_max_messages = 10000;
+  int history_max_days = 365;
+  int max_rooms_per_user = 100;  // rooms one (non-admin) user may create; 0 = no limit
+};
+
 // --- what store operations take and give (store/chat_store.h) ----------------------------------
 
 struct SendRequest {
