@@ -19,6 +19,7 @@
 #include "net/lws_server.h"
 #include "store/data_dir.h"
 #include "store/engine.h"
+#include "store/engine_chat_store.h"
 #include "store/storage_thread.h"
 #include "util/clock.h"
 #include "util/completion_queue.h"
@@ -78,15 +79,16 @@ int Serve(chatd::config::Config& cfg) {
   so.free_space_path = dir->path();
   so.min_free_bytes = cfg.min_free_space;
   store::StorageThread storage(engine.get(), &completions, so);
+  store::EngineChatStore chat_store(&storage);
   auto hashes = std::make_unique<auth::HashPool>(&completions, 2);
   core::AuthOptions ao;
   ao.registration_open = cfg.registration_open;
   ao.session_days = cfg.session_days;
   ao.site_secret = cfg.site_secret;
   ao.site_users_may_be_local = cfg.site_users_may_be_local;
-  core::AuthService auth_service(ao, &storage, hashes.get(), &clock);
+  core::AuthService auth_service(ao, &chat_store, hashes.get(), &clock);
 
-  net::LwsServer server(cfg, &completions, &storage, &auth_service);
+  net::LwsServer server(cfg, &completions, &chat_store, &auth_service);
   s = server.Start();
   if (!s.ok()) {
     storage.Stop();
@@ -103,7 +105,7 @@ int Serve(chatd::config::Config& cfg) {
   co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
   co.outbound_limit = static_cast<size_t>(cfg.outbound_limit);
   co.presence_grace_ms = cfg.presence_grace_ms;
-  core::ChatService service(co, &auth_service, &storage, &server, &clock);
+  core::ChatService service(co, &auth_service, &chat_store, &server, &clock);
   server.set_service(&service);
 
   g_server = &server;

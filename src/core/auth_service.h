@@ -2,8 +2,8 @@
 //
 // core::AuthService: registration, password login, logout and token checks, shared by the
 // WebSocket hello and the HTTP API. Password hashing runs on the HashPool (at most two at once,
-// never on the network thread), in the lane of the client's address; database work goes
-// through Storage. Failed password checks are throttled per address and per account/address
+// never on the network thread), in the lane of the client's address; accounts and login
+// sessions are the ChatStore's. Failed password checks are throttled per address and per account/address
 // (LoginThrottle): a throttled attempt is refused at once, before any lookup or hash. Every callback runs on the
 // network thread. The service must outlive every callback it has handed out (the server stops
 // storage and the pool, and drains completions, before destroying it).
@@ -14,7 +14,7 @@
 
 #include "auth/hash_pool.h"
 #include "core/login_throttle.h"
-#include "store/storage.h"
+#include "store/chat_store.h"
 #include "store/types.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -43,7 +43,7 @@ class AuthService {
   using DoneCallback = std::function<void(const util::Status&)>;
 
   // All pointers must outlive the service.
-  AuthService(AuthOptions options, store::Storage* storage, auth::HashPool* hashes, const util::Clock* clock);
+  AuthService(AuthOptions options, store::ChatStore* store, auth::HashPool* hashes, const util::Clock* clock);
 
   // Creates an account (when registration is open). Conflict if the name is taken.
   // `peer` is the client's address (the lane its hashing waits in).
@@ -61,7 +61,7 @@ class AuthService {
 
  private:
   AuthOptions options_;
-  store::Storage* storage_;
+  store::ChatStore* store_;
   auth::HashPool* hashes_;
   const util::Clock* clock_;
   LoginThrottle throttle_;

@@ -18,7 +18,6 @@
 #include "net/lws_server.h"
 #include "proto/codec.h"
 #include "proto/json_writer.h"
-#include "store/engine.h"
 #include "util/embedded.h"
 #include "util/log.h"
 
@@ -198,13 +197,10 @@ int LwsServer::OnHttpRequest(lws* wsi, void* user, const char* path) {
       RespondJson(rid, 503, R"({"ok":false,"error":"shutting down"})");
       return 0;
     }
-    auto status = std::make_shared<Status>();
-    storage_->Submit([status](store::Engine& e) { *status = e.Ping(); },
-                     [this, rid, status](const Status& commit) {
-                       bool ok = status->ok() && commit.ok();
-                       if (!ok) LOG_WARN("health check failed: %s", (status->ok() ? commit : *status).ToString().c_str());
-                       RespondJson(rid, ok ? 200 : 503, ok ? R"({"ok":true})" : R"({"ok":false})");
-                     });
+    store_->Ping([this, rid](const Status& status) {
+      if (!status.ok()) LOG_WARN("health check failed: %s", status.ToString().c_str());
+      RespondJson(rid, status.ok() ? 200 : 503, status.ok() ? R"({"ok":true})" : R"({"ok":false})");
+    });
     return 0;
   }
   if (r.path.rfind("/api/", 0) == 0) {

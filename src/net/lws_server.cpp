@@ -113,9 +113,9 @@ struct LwsServer::TickTimer {
   LwsServer* server;
 };
 
-LwsServer::LwsServer(const config::Config& config, util::CompletionQueue* completions, store::Storage* storage,
+LwsServer::LwsServer(const config::Config& config, util::CompletionQueue* completions, store::ChatStore* store,
                      core::AuthService* auth)
-    : config_(config), completions_(completions), storage_(storage), auth_(auth) {}
+    : config_(config), completions_(completions), store_(store), auth_(auth) {}
 
 LwsServer::~LwsServer() {
   if (context_) lws_context_destroy(context_);
@@ -210,14 +210,14 @@ void LwsServer::OnTick() {
     if (service_) service_->Tick();
     if (shutting_down_) {
       int64_t elapsed = static_cast<int64_t>(lws_now_usecs() / 1000) - shutdown_started_ms_;
-      if (!closing_sent_ && (storage_->Pending() == 0 || elapsed > kDrainStorageMs)) {
+      if (!closing_sent_ && (store_->Pending() == 0 || elapsed > kDrainStorageMs)) {
         // Every accepted request has its answer queued: say goodbye after what is queued.
         closing_sent_ = true;
         std::vector<core::SessionId> ids;
         for (auto& [sid, conn] : conns_) ids.push_back(sid);
         for (auto sid : ids) Close(sid, 1001, "server shutting down");
       }
-      LOG_DEBUG("shutdown: %zu ws, %zu http, %zu storage jobs", conns_.size(), http_.size(), storage_->Pending());
+      LOG_DEBUG("shutdown: %zu ws, %zu http, %zu storage jobs", conns_.size(), http_.size(), store_->Pending());
       if ((closing_sent_ && conns_.empty() && http_.empty()) || elapsed > kShutdownMs) done_ = true;
     }
   } catch (const std::exception& e) {

@@ -27,7 +27,7 @@
 #include "core/auth_service.h"
 #include "core/chat_service.h"
 #include "core/outbox.h"
-#include "store/storage.h"
+#include "store/chat_store.h"
 #include "util/completion_queue.h"
 #include "util/status.h"
 
@@ -46,7 +46,7 @@ inline constexpr size_t kMaxPackedBytes = 256 * 1024;
 class LwsServer final : public core::Outbox {
  public:
   // Pointers must outlive the server. `config` must be validated.
-  LwsServer(const config::Config& config, util::CompletionQueue* completions, store::Storage* storage,
+  LwsServer(const config::Config& config, util::CompletionQueue* completions, store::ChatStore* store,
             core::AuthService* auth);
   ~LwsServer() override;
   LwsServer(const LwsServer&) = delete;
@@ -134,7 +134,7 @@ class LwsServer final : public core::Outbox {
 
   const config::Config& config_;
   util::CompletionQueue* completions_;
-  store::Storage* storage_;
+  store::ChatStore* store_;
   core::AuthService* auth_;
   core::ChatService* service_ = nullptr;
 

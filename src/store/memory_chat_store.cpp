@@ -122,7 +122,7 @@ Status MemoryChatStore::DoSend(const SendRequest& req, SendResult* out) {
     out->kind = ConvKind::kRoom;
     out->room = InfoOf(conv, *c);
   } else if (req.to == "*") {
-    if (!req.sender.admin) return Status::Forbidden("only admins may broadcast");
+    if (!MayBroadcast(req.sender)) return BroadcastRefused();
     if (storage_full_) return OutOfSpace();
     to = "*";
     out->kind = ConvKind::kBroadcast;

@@ -141,7 +141,7 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
   UserInfo recipient;
   int64_t bytes = static_cast<int64_t>(req.text.size());
   if (broadcast) {
-    if (!req.sender.admin) return Status::Forbidden("only admins may broadcast");
+    if (!MayBroadcast(req.sender)) return BroadcastRefused();
   } else {
     Status s = directory_->FindUser(req.to, &recipient);
     if (!s.ok()) return s;

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/status.h"
+
 namespace chatd::store {
 
 using UserId = int64_t;
@@ -25,6 +27,11 @@ enum class ConvKind { kDirect = 1, kRoom = 2, kBroadcast = 3 };
 
 // The broadcast feed is conversation 1 (schema 002 creates it).
 inline constexpr ConvId kBroadcastConv = 1;
+
+// Who may send to everyone ("to":"*"): admins. The store refuses anyone else; the core asks the
+// same rule first, so a refused broadcast costs no storage job and none of the sender's rate.
+inline bool MayBroadcast(const UserInfo& sender) { return sender.admin; }
+inline util::Status BroadcastRefused() { return util::Status::Forbidden("only admins may broadcast"); }
 
 // One message as stored and as sent: `json` is its wire form ({"type":"message",...}),
 // encoded once and shared by every connection it goes to.

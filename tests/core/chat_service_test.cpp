@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "core/chat_service.h"
-
+// the dispatcher: requests before login, pipelining behind a hello and behind a history request
+// waiting for outbound room, who.
+// Through ChatService, on the harness's store (memory; the engine in chatd_core_engine_tests).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -8,8 +9,11 @@
 #include "core/fakes.h"
 
 using namespace chatd;
+using chatd::testing::Count;
 using chatd::testing::CoreHarness;
+using chatd::testing::Do;
 using chatd::testing::Has;
+using chatd::testing::NoPresence;
 
 TEST_CASE("session: everything but hello is unauthorized before login, bad frames keep the session") {
   CoreHarness h;
@@ -29,100 +33,27 @@ TEST_CASE("session: everything but hello is unauthorized before login, bad frame
   CHECK(h.outbox.closed.empty());
 }
 
-TEST_CASE("session: hello with a password logs in, then welcome and live") {
-  CoreHarness h;
-  h.AddUser("alice");
-  h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", ""});
-  h.service.OnFrame(1, R"({"type":"hello","id":1,"user":"ALICE","password":"password-alice","device":"laptop"})");
-  h.Settle();
-  auto frames = h.outbox.Take(1);
-  REQUIRE(frames.size() >= 2);
-  CHECK(frames[0].find(R"({"type":"welcome","re":1,"user":"alice","device":"laptop")") == 0);
-  CHECK(Has(frames, R"({"type":"live")"));
-  CHECK(h.service.presence().Online(1));
-  // A second hello on the same connection is refused.
-  h.service.OnFrame(1, R"({"type":"hello","id":2,"user":"alice","password":"password-alice"})");
-  CHECK(Has(h.outbox.Take(1), R"("re":2,"code":"conflict")"));
-}
-
-TEST_CASE("session: wrong credentials answer unauthorized, three failures close with 1008") {
+TEST_CASE("pipelining: requests sent right behind a hello wait for its welcome, in order") {
   CoreHarness h;
   h.AddUser("bob");
   h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", ""});
-  for (int i = 0; i < 3; ++i) {
-    h.service.OnFrame(1, R"({"type":"hello","id":1,"user":"bob","password":"wrong-password"})");
-    h.Settle();
-    CHECK(Has(h.outbox.Take(1), R"("code":"unauthorized")"));
-  }
-  CHECK(h.outbox.closed[1] == 1008);
-  // Unknown users and bad tokens get the same answer.
-  h.service.OnOpen(2, core::OpenInfo{"127.0.0.1", ""});
-  h.service.OnFrame(2, R"({"type":"hello","id":1,"user":"nobody","password":"whatever1"})");
-  h.service.OnFrame(2, R"({"type":"hello","id":2,"token":"not-a-token"})");
+  std::string token = auth::SignSiteToken("alice", h.clock.NowMs() / 1000 + 60, "0123456789abcdef0123456789abcdef");
+  h.service.OnFrame(1, R"({"type":"hello","id":1,"token":")" + token + "\"}\n" +
+                           R"({"type":"send","id":2,"cid":"p1","to":"bob","text":"right away"})" + "\n" +
+                           R"({"type":"join","id":3,"room":"now"})");
   h.Settle();
-  auto frames = h.outbox.Take(2);
-  CHECK(Has(frames, R"("re":1,"code":"unauthorized")"));
-  CHECK_FALSE(h.service.presence().Online(2));
-}
-
-TEST_CASE("session: a session cookie from the upgrade logs in without a token") {
-  CoreHarness h;
-  store::UserInfo carol = h.AddUser("carol");
-  std::string token = auth::NewToken();
-  REQUIRE(h.engine->accounts().CreateSession(carol.id, auth::TokenHash(token), h.clock.NowMs(), h.clock.NowMs() + 100000).ok());
-  h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", token});
-  h.service.OnFrame(1, R"({"type":"hello","id":1})");
-  h.Settle();
-  CHECK(Has(h.outbox.Take(1), R"("user":"carol")"));
+  auto frames = NoPresence(h.outbox.Take(1));
+  REQUIRE(frames.size() >= 4);
+  CHECK(frames[0].find(R"({"type":"welcome","re":1)") == 0);
+  CHECK(Has(frames, R"({"type":"ok","re":2,"mid":1)"));
+  CHECK(Has(frames, R"("re":3,"room":"now")"));
+  // A failed hello answers the held requests unauthorized.
   h.service.OnOpen(2, core::OpenInfo{"127.0.0.1", ""});
-  h.service.OnFrame(2, R"({"type":"hello","id":1})");
+  h.service.OnFrame(2, R"({"type":"hello","id":1,"token":"bad"})" "\n" R"({"type":"who","id":2})");
   h.Settle();
-  CHECK(Has(h.outbox.Take(2), R"("code":"unauthorized")"));
-}
-
-TEST_CASE("session: no valid hello within the auth timeout closes with 1008") {
-  CoreHarness h;
-  h.service.OnOpen(1, core::OpenInfo{"127.0.0.1", ""});
-  h.service.OnOpen(2, core::OpenInfo{"127.0.0.1", ""});
-  h.Login(3, "dave");
-  h.clock.Advance(9'999);
-  h.service.Tick();
-  CHECK(h.outbox.closed.empty());
-  h.clock.Advance(1);
-  h.service.Tick();
-  CHECK(h.outbox.closed[1] == 1008);
-  CHECK(h.outbox.closed[2] == 1008);
-  CHECK(h.outbox.closed.count(3) == 0);  // logged in in time
-}
-
-TEST_CASE("presence: who lists online users with their device count, close removes them") {
-  CoreHarness h;
-  h.Login(1, "erin");
-  h.Login(2, "erin");
-  h.Login(3, "frank");
-  h.service.OnFrame(3, R"({"type":"who","id":7})");
-  auto frames = h.outbox.Take(3);
-  REQUIRE(frames.size() == 1);
-  CHECK(frames[0] ==
-        R"({"type":"ok","re":7,"users":[{"user":"erin","devices":2},{"user":"frank","devices":1}],"count":2})");
-  h.service.OnClose(1);
-  h.service.OnClose(2);
-  h.service.OnFrame(3, R"({"type":"who","id":8})");
-  CHECK(h.outbox.Take(3)[0] == R"({"type":"ok","re":8,"users":[{"user":"frank","devices":1}],"count":1})");
-  CHECK(h.service.presence().users() == 1);
-}
-
-TEST_CASE("presence map: first and last session") {
-  core::PresenceMap p;
-  CHECK(p.Add(1, 10));
-  CHECK_FALSE(p.Add(1, 11));
-  CHECK_FALSE(p.Add(1, 11));  // same session twice: no change
-  CHECK(p.sessions() == 2);
-  CHECK_FALSE(p.Remove(1, 10));
-  CHECK_FALSE(p.Remove(2, 10));  // unknown
-  CHECK(p.Remove(1, 11));
-  CHECK_FALSE(p.Online(1));
-  CHECK(p.Sessions(1).empty());
+  auto bad = h.outbox.Take(2);
+  CHECK(Has(bad, R"("re":1,"code":"unauthorized")"));
+  CHECK(Has(bad, R"("re":2,"code":"unauthorized")"));
 }
 
 TEST_CASE("limits: pipelined history requests wait for outbound budget and are all answered, in order") {
@@ -173,30 +104,19 @@ TEST_CASE("limits: pipelined history requests wait for outbound budget and are a
   CHECK(h.outbox.closed.empty());
 }
 
-TEST_CASE("limits: the send rate limit is not reset by reconnecting") {
-  CoreHarness h;  // burst 100, rate 20/s; the manual clock does not move
-  h.AddUser("alice");
-  h.AddUser("bob");
-  int oks = 0;
-  for (core::SessionId sid = 1; sid <= 5; ++sid) {
-    h.Login(sid, "alice");
-    std::string batch;
-    for (int i = 0; i < 150; ++i) {
-      batch += R"({"type":"send","id":1,"cid":"r)" + std::to_string(sid) + "-" + std::to_string(i) +
-               R"(","to":"bob","text":"x"})" "\n";
-    }
-    h.service.OnFrame(sid, batch);
-    h.Settle();
-    for (const auto& f : h.outbox.Take(sid)) oks += f.find(R"("mid":)") != std::string::npos && f.rfind(R"({"type":"ok")", 0) == 0;
-    h.service.OnClose(sid);
-  }
-  CHECK(oks == 100);  // the burst, once, however often alice reconnects
-  // Time refills the bucket; a full bucket is forgotten once its user is offline.
-  h.clock.Advance(10'000);
-  h.service.Tick();
-  CHECK(h.service.rate_buckets() == 0);
-  h.Login(9, "alice");
-  h.service.OnFrame(9, R"({"type":"send","id":2,"cid":"later","to":"bob","text":"x"})");
-  h.Settle();
-  CHECK(Has(h.outbox.Take(9), R"({"type":"ok","re":2,"mid":)"));
+TEST_CASE("presence: who lists online users with their device count, close removes them") {
+  CoreHarness h;
+  h.Login(1, "erin");
+  h.Login(2, "erin");
+  h.Login(3, "frank");
+  h.service.OnFrame(3, R"({"type":"who","id":7})");
+  auto frames = h.outbox.Take(3);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0] ==
+        R"({"type":"ok","re":7,"users":[{"user":"erin","devices":2},{"user":"frank","devices":1}],"count":2})");
+  h.service.OnClose(1);
+  h.service.OnClose(2);
+  h.service.OnFrame(3, R"({"type":"who","id":8})");
+  CHECK(h.outbox.Take(3)[0] == R"({"type":"ok","re":8,"users":[{"user":"frank","devices":1}],"count":1})");
+  CHECK(h.service.presence().users() == 1);
 }

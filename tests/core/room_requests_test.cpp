@@ -1,32 +1,18 @@
 // SPDX-License-Identifier: MIT
-// Rooms, presence, typing, read markers and unread counts in ChatService, on real storage.
+// RoomRequests: join, leave, invite, private rooms, typing, the room budget.
+// Through ChatService, on the harness's store (memory; the engine in chatd_core_engine_tests).
 #include <doctest/doctest.h>
 
 #include <algorithm>
 
-#include "core/chat_service.h"
 #include "core/fakes.h"
 
 using namespace chatd;
+using chatd::testing::Count;
 using chatd::testing::CoreHarness;
+using chatd::testing::Do;
 using chatd::testing::Has;
-
-namespace {
-
-int Count(const std::vector<std::string>& frames, const std::string& needle) {
-  int n = 0;
-  for (const auto& f : frames) {
-    for (size_t p = f.find(needle); p != std::string::npos; p = f.find(needle, p + 1)) ++n;
-  }
-  return n;
-}
-
-void Do(CoreHarness& h, core::SessionId sid, const std::string& json) {
-  h.service.OnFrame(sid, json);
-  h.Settle();
-}
-
-}  // namespace
+using chatd::testing::NoPresence;
 
 TEST_CASE("rooms: join creates, members get member events and every room message, once") {
   CoreHarness h;
@@ -74,58 +60,6 @@ TEST_CASE("rooms: private rooms need an invitation from a member") {
   CHECK(Has(h.outbox.Take(2), R"("re":5,"room":"secret")"));
 }
 
-TEST_CASE("rooms: an offline member gets the room's messages on login, after their join only") {
-  CoreHarness h;
-  h.Login(1, "ann");
-  Do(h, 1, R"({"type":"send","cid":"before","room":"general","text":"x"})");  // no such room yet
-  CHECK(Has(h.outbox.Take(1), R"("code":"not_found")"));
-  Do(h, 1, R"({"type":"join","room":"general"})");
-  Do(h, 1, R"({"type":"send","cid":"early","room":"general","text":"before ben joined"})");
-  auto ben = h.Login(2, "ben");
-  Do(h, 2, R"({"type":"join","room":"general"})");
-  h.service.OnClose(2);
-  for (int i = 0; i < 3; ++i) Do(h, 1, R"({"type":"send","cid":"m)" + std::to_string(i) + R"(","room":"general","text":"while away"})");
-  auto again = h.Login(3, "ben");
-  CHECK(Count(again, R"("text":"while away")") == 3);
-  CHECK(Count(again, "before ben joined") == 0);
-  CHECK(Has(again, R"("rooms":[{"room":"general","private":false,"members":2}])"));
-  CHECK(Has(again, R"("unread":{"#general":3})"));
-}
-
-TEST_CASE("presence: announced to those who share a room or a conversation, on first and last session only") {
-  CoreHarness h;
-  h.Login(1, "ann");
-  h.Login(2, "ben");
-  h.Login(3, "cat");  // shares nothing with ann
-  Do(h, 1, R"({"type":"join","room":"r"})");
-  Do(h, 2, R"({"type":"join","room":"r"})");
-  for (core::SessionId s : {1, 2, 3}) h.outbox.Take(s);
-  // ann's second device: no announcement (not her first session).
-  h.Login(4, "ann");
-  CHECK(Count(h.outbox.Take(2), R"("type":"presence")") == 0);
-  h.service.OnClose(1);
-  h.service.OnClose(4);
-  h.clock.Advance(4999);
-  h.service.Tick();
-  CHECK(Count(h.outbox.Take(2), R"("type":"presence")") == 0);  // grace period
-  h.clock.Advance(1);
-  h.service.Tick();
-  CHECK(h.outbox.Take(2) == std::vector<std::string>{R"({"type":"presence","user":"ann","online":false})"});
-  CHECK(h.outbox.Take(3).empty());
-  // Back: ben is told once; cat never.
-  auto welcome = h.Login(5, "ann");
-  CHECK(Has(welcome, R"("online":["ben"])"));
-  CHECK(h.outbox.Take(2) == std::vector<std::string>{R"({"type":"presence","user":"ann","online":true})"});
-  // A reconnect within the grace period says nothing at all.
-  h.service.OnClose(5);
-  h.clock.Advance(1000);
-  h.Login(6, "ann");
-  h.clock.Advance(10000);
-  h.service.Tick();
-  CHECK(Count(h.outbox.Take(2), R"("type":"presence")") == 0);
-  CHECK(h.outbox.Take(3).empty());
-}
-
 TEST_CASE("typing: relayed to the peer or the room, rate limited, never stored") {
   CoreHarness h;
   h.Login(1, "ann");
@@ -148,28 +82,6 @@ TEST_CASE("typing: relayed to the peer or the room, rate limited, never stored")
   CHECK(Has(h.outbox.Take(2), R"("code":"forbidden")"));
   Do(h, 2, R"({"type":"history","id":2,"with":"ann"})");
   CHECK(Has(h.outbox.Take(2), R"("messages":[])"));
-}
-
-TEST_CASE("read markers: other devices follow, the peer gets a receipt, unread counts survive restarts") {
-  CoreHarness h;
-  h.Login(1, "ann");
-  h.Login(2, "ben");
-  h.Login(3, "ben");
-  for (int i = 0; i < 4; ++i) Do(h, 1, R"({"type":"send","cid":"u)" + std::to_string(i) + R"(","to":"ben","text":"x"})");
-  for (core::SessionId s : {1, 2, 3}) h.outbox.Take(s);
-  auto fresh = h.Login(4, "ben");
-  CHECK(Has(fresh, R"("unread":{"ann":4})"));
-  Do(h, 2, R"({"type":"read","id":1,"with":"ann","upto":3})");
-  CHECK(h.outbox.Take(2) == std::vector<std::string>{R"({"type":"ok","re":1})"});
-  CHECK(h.outbox.Take(3) == std::vector<std::string>{R"({"type":"read","with":"ann","upto":3})"});
-  CHECK(h.outbox.Take(1) == std::vector<std::string>{R"({"type":"receipt","from":"ben","with":"ann","upto":3})"});
-  Do(h, 3, R"({"type":"read","with":"ann","upto":1})");  // never moves back
-  CHECK(h.outbox.Take(2) == std::vector<std::string>{R"({"type":"read","with":"ann","upto":3})"});
-  Do(h, 2, R"({"type":"rooms","id":2})");
-  CHECK(Has(h.outbox.Take(2), R"("unread":{"ann":1})"));
-  // Restart: a new service and engine on the same files.
-  h.Reopen();
-  CHECK(Has(h.Login(9, "ben"), R"("unread":{"ann":1})"));
 }
 
 TEST_CASE("limits: joins, leaves and invites spend a room budget of their own, room state nobody online uses is dropped") {
