@@ -16,7 +16,9 @@
 #include "auth/hash_pool.h"
 #include "core/auth_service.h"
 #include "core/chat_service.h"
+#include "net/http_api.h"
 #include "net/lws_server.h"
+#include "net/ws_endpoint.h"
 #include "store/data_dir.h"
 #include "store/engine.h"
 #include "store/engine_chat_store.h"
@@ -88,13 +90,6 @@ int Serve(chatd::config::Config& cfg) {
   ao.site_users_may_be_local = cfg.site_users_may_be_local;
   core::AuthService auth_service(ao, &chat_store, hashes.get(), &clock);
 
-  net::LwsServer server(cfg, &completions, &chat_store, &auth_service);
-  s = server.Start();
-  if (!s.ok()) {
-    storage.Stop();
-    std::fprintf(stderr, "chatd: %s\n", s.message().c_str());
-    return 1;
-  }
   core::ServiceOptions co;
   co.auth_timeout_ms = static_cast<int64_t>(cfg.auth_timeout) * 1000;
   co.max_text = cfg.max_text;
@@ -105,8 +100,17 @@ int Serve(chatd::config::Config& cfg) {
   co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
   co.outbound_limit = static_cast<size_t>(cfg.outbound_limit);
   co.presence_grace_ms = cfg.presence_grace_ms;
-  core::ChatService service(co, &auth_service, &chat_store, &server, &clock);
-  server.set_service(&service);
+  // The connections first (the core writes to them), then the core, then what feeds it.
+  net::WsEndpoint ws(cfg);
+  core::ChatService service(co, &auth_service, &chat_store, &ws, &clock);
+  net::HttpApi http(cfg, &auth_service, &chat_store, &service);
+  net::LwsServer server(cfg, &completions, &chat_store, &ws, &http, &service);
+  s = server.Start();
+  if (!s.ok()) {
+    storage.Stop();
+    std::fprintf(stderr, "chatd: %s\n", s.message().c_str());
+    return 1;
+  }
 
   g_server = &server;
   struct sigaction sa {};

@@ -46,10 +46,6 @@ int WsTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* i
   return -1;
 }
 
-struct SessionPss {
-  uint64_t id;
-};
-
 // Start() copies these and sets the WebSocket entry's rx_buffer_size from `ws-rx-buffer`. lws
 // allocates that buffer for every connection (4 KiB is more than half of an idle connection's
 // memory) and reads at most that much from one connection per loop turn; larger messages arrive
@@ -87,21 +83,6 @@ void EmitLws(int level, const char* line) {
   if (util::LogEnabled(mapped)) util::Log(mapped, "lws: %s", line);
 }
 
-std::string PeerIp(const sockaddr_storage& addr) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (addr.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, buf, sizeof buf);
-  } else if (addr.ss_family == AF_INET6) {
-    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
-      inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], buf, sizeof buf);
-    } else {
-      inet_ntop(AF_INET6, &a6->sin6_addr, buf, sizeof buf);
-    }
-  }
-  return buf;
-}
-
 constexpr int64_t kTickUs = 250 * 1000;
 constexpr int64_t kDrainStorageMs = 3000;  // wait this long for in-flight storage work
 constexpr int64_t kShutdownMs = 5000;      // then this long in all for connections to close
@@ -114,8 +95,8 @@ struct LwsServer::TickTimer {
 };
 
 LwsServer::LwsServer(const config::Config& config, util::CompletionQueue* completions, store::ChatStore* store,
-                     core::AuthService* auth)
-    : config_(config), completions_(completions), store_(store), auth_(auth) {}
+                     WsEndpoint* ws, HttpApi* http, core::ChatService* service)
+    : config_(config), completions_(completions), store_(store), ws_(ws), http_(http), service_(service) {}
 
 LwsServer::~LwsServer() {
   if (context_) lws_context_destroy(context_);
@@ -201,24 +182,20 @@ void LwsServer::Run() {
   context_ = nullptr;
 }
 
-void LwsServer::RequestStop() { stop_requested_ = 1; }
-
 void LwsServer::OnTick() {
   try {
     completions_->Drain();
     if (stop_requested_ && !shutting_down_) BeginShutdown();
-    if (service_) service_->Tick();
+    service_->Tick();
     if (shutting_down_) {
       int64_t elapsed = static_cast<int64_t>(lws_now_usecs() / 1000) - shutdown_started_ms_;
       if (!closing_sent_ && (store_->Pending() == 0 || elapsed > kDrainStorageMs)) {
         // Every accepted request has its answer queued: say goodbye after what is queued.
         closing_sent_ = true;
-        std::vector<core::SessionId> ids;
-        for (auto& [sid, conn] : conns_) ids.push_back(sid);
-        for (auto sid : ids) Close(sid, 1001, "server shutting down");
+        ws_->CloseAll(1001, "server shutting down");
       }
-      LOG_DEBUG("shutdown: %zu ws, %zu http, %zu storage jobs", conns_.size(), http_.size(), store_->Pending());
-      if ((closing_sent_ && conns_.empty() && http_.empty()) || elapsed > kShutdownMs) done_ = true;
+      LOG_DEBUG("shutdown: %zu ws, %zu http, %zu storage jobs", ws_->size(), http_->size(), store_->Pending());
+      if ((closing_sent_ && ws_->size() == 0 && http_->size() == 0) || elapsed > kShutdownMs) done_ = true;
     }
   } catch (const std::exception& e) {
     LOG_ERR("tick: %s", e.what());
@@ -233,12 +210,10 @@ void LwsServer::OnTick() {
 void LwsServer::BeginShutdown() {
   shutting_down_ = true;
   shutdown_started_ms_ = static_cast<int64_t>(lws_now_usecs() / 1000);
-  LOG_NOTICE("shutting down: no new connections; closing %zu WebSocket connection(s)", conns_.size());
+  LOG_NOTICE("shutting down: no new connections; closing %zu WebSocket connection(s)", ws_->size());
   // Stop reading new requests; what is already in flight gets its answer.
-  for (auto& [sid, conn] : conns_) {
-    conn.paused = true;
-    lws_rx_flow_control(conn.wsi, 0);
-  }
+  ws_->PauseAll();
+  http_->BeginShutdown();
   // New connections are refused in FILTER_NETWORK_CONNECTION from now on. (Not
   // lws_context_deprecate(): in lws 4.1.6 it touches the listen wsi after freeing it.)
 }
@@ -276,46 +251,12 @@ void LwsServer::Untrack(lws* wsi) {
   wsi_ip_.erase(it);
 }
 
-bool LwsServer::Send(core::SessionId sid, const core::Frame& frame) {
-  auto it = conns_.find(sid);
-  if (it == conns_.end()) return false;
-  WsConn& c = it->second;
-  if (c.close_code != 0) return false;
-  if (c.queued_bytes + frame->size() > static_cast<size_t>(config_.outbound_limit)) {
-    LOG_WARN("session %llu: outbound queue over %lld bytes; closing (4008)", static_cast<unsigned long long>(sid),
-             static_cast<long long>(config_.outbound_limit));
-    c.queue.clear();
-    c.head = 0;
-    c.queued_bytes = 0;
-    Close(sid, 4008, "too slow");
-    return false;
-  }
-  c.queue.push_back(frame);
-  c.queued_bytes += frame->size();
-  lws_callback_on_writable(c.wsi);
-  return true;
-}
-
-void LwsServer::Close(core::SessionId sid, int code, std::string_view reason) {
-  auto it = conns_.find(sid);
-  if (it == conns_.end() || it->second.close_code != 0) return;
-  it->second.close_code = code;
-  it->second.close_reason.assign(reason.substr(0, 100));
-  lws_callback_on_writable(it->second.wsi);
-  // If the peer never reads, do not wait for it forever.
-  lws_set_timeout(it->second.wsi, PENDING_TIMEOUT_USER_OK, 5);
-}
-
-size_t LwsServer::Queued(core::SessionId sid) const {
-  auto it = conns_.find(sid);
-  return it == conns_.end() ? 0 : it->second.queued_bytes;
-}
-
 int LwsServer::OnHttp(lws* wsi, int reason, void* user, void* in, size_t len) {
+  auto* pss = static_cast<SessionPss*>(user);
   switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
       const auto* filt = static_cast<const lws_filter_network_conn_args*>(user);
-      return AdmitConnection(PeerIp(filt->cli_addr)) ? 0 : 1;
+      return AdmitConnection(AddressText(filt->cli_addr)) ? 0 : 1;
     }
     case LWS_CALLBACK_WSI_CREATE:
       Track(wsi);
@@ -327,18 +268,59 @@ int LwsServer::OnHttp(lws* wsi, int reason, void* user, void* in, size_t len) {
       OnWaitCancelled();
       return 0;
     case LWS_CALLBACK_HTTP:
-      return OnHttpRequest(wsi, user, static_cast<const char*>(in));
+      return http_->OnRequest(wsi, pss, static_cast<const char*>(in));
     case LWS_CALLBACK_HTTP_BODY:
-      return OnHttpBody(wsi, user, static_cast<const char*>(in), len);
+      return http_->OnBody(pss, static_cast<const char*>(in), len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-      return OnHttpBodyDone(wsi, user);
+      return http_->OnBodyDone(pss);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-      return OnHttpWriteable(wsi, user);
+      return http_->OnWriteable(wsi, pss);
     case LWS_CALLBACK_CLOSED_HTTP:
-      OnHttpClosed(user);
+      http_->OnClosed(pss);
       return 0;
     default:
       return lws_callback_http_dummy(wsi, static_cast<enum lws_callback_reasons>(reason), user, in, len);
+  }
+}
+
+int LwsServer::OnWs(lws* wsi, int reason, void* user, void* in, size_t len) {
+  auto* pss = static_cast<SessionPss*>(user);
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      // /ws is the only WebSocket endpoint; none is accepted once shutdown began.
+      return Header(wsi, WSI_TOKEN_GET_URI) != "/ws" || shutting_down_ ? 1 : 0;
+    case LWS_CALLBACK_ESTABLISHED: {
+      core::OpenInfo info;
+      bool origin_ok = true;
+      core::SessionId sid = ws_->Open(wsi, pss, &info, &origin_ok);
+      service_->OnOpen(sid, std::move(info));
+      if (!origin_ok) ws_->Close(sid, LWS_CLOSE_STATUS_POLICY_VIOLATION, "origin not allowed");
+      if (shutting_down_) ws_->Close(sid, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+      return 0;
+    }
+    case LWS_CALLBACK_RECEIVE: {
+      std::string message;
+      switch (ws_->Receive(wsi, pss, static_cast<const char*>(in), len, &message)) {
+        case WsEndpoint::Received::kMore: return 0;
+        case WsEndpoint::Received::kRefused: return -1;
+        case WsEndpoint::Received::kMessage: service_->OnFrame(pss->id, message); return 0;
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      bool drained = false;
+      int r = ws_->Writeable(wsi, pss, &drained);
+      if (drained) service_->OnDrained(pss->id);
+      return r;
+    }
+    case LWS_CALLBACK_CLOSED: {
+      core::SessionId sid = pss ? pss->id : 0;
+      if (sid != 0) service_->OnClose(sid);
+      ws_->Closed(pss);
+      return 0;
+    }
+    default:
+      return 0;
   }
 }
 

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+//
+// net::HttpApi: HTTP on the shared port:
+//   GET  /, /app.js, ...  the page (StaticSite), with ETag / If-None-Match; HEAD too
+//   GET  /healthz         200 {"ok":true} when the store answers, 503 otherwise
+//   POST /api/register, /api/login, /api/logout
+// Requests that need the store or password hashing are answered later: a request is kept
+// under its id, the completion fills in the response and asks for WRITEABLE; a request whose
+// connection closed meanwhile is forgotten (its id is gone). Bodies need a Content-Length and
+// are limited to 64 KiB; cross-origin POSTs are refused (OriginAllowed). Errors are JSON
+// (proto::EncodeHttpError) with a status that fits the code.
+// lws service thread only; every pointer must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/config.h"
+#include "core/auth_service.h"
+#include "core/chat_service.h"
+#include "net/lws_helpers.h"
+#include "net/static_site.h"
+#include "store/chat_store.h"
+#include "util/status.h"
+
+namespace chatd::net {
+
+class HttpApi {
+ public:
+  HttpApi(const config::Config& config, core::AuthService* auth, store::ChatStore* store, core::ChatService* service)
+      : config_(config), auth_(auth), store_(store), service_(service), site_(config.www) {}
+
+  // The lws HTTP callbacks of one request on `wsi` (its id lives in `pss`).
+  int OnRequest(lws* wsi, SessionPss* pss, const char* path);
+  int OnBody(SessionPss* pss, const char* in, size_t len);
+  int OnBodyDone(SessionPss* pss);
+  int OnWriteable(lws* wsi, SessionPss* pss);
+  void OnClosed(SessionPss* pss);
+
+  // From now on every API request is answered 503 (the server is stopping).
+  void BeginShutdown() { shutting_down_ = true; }
+  size_t size() const { return requests_.size(); }
+
+ private:
+  struct Request {
+    lws* wsi = nullptr;
+    std::string method, path, body;
+    bool too_large = false;
+    std::string origin, host, cookie_token, bearer, peer;
+    // the response
+    bool ready = false, headers_sent = false, head = false;
+    bool close_after = false;  // close the connection once the response is written
+    int status = 200;
+    std::string content_type, response;
+    size_t sent = 0;
+    std::vector<std::string> headers;  // "name: value"
+  };
+
+  void Dispatch(uint64_t rid);
+  void Login(uint64_t rid, const std::string& user, const std::string& password, const std::string& peer);
+  void Logout(uint64_t rid, const std::string& token);
+  void Respond(uint64_t rid, int status, std::string content_type, std::string body,
+               std::vector<std::string> headers = {});
+  void RespondJson(uint64_t rid, int status, std::string body, std::vector<std::string> headers = {});
+  void RespondError(uint64_t rid, const util::Status& status, std::vector<std::string> headers = {});
+  // Ends the request (the response is written): the lws result, -1 to close the connection.
+  int Finish(lws* wsi, SessionPss* pss, bool close);
+
+  const config::Config& config_;
+  core::AuthService* auth_;
+  store::ChatStore* store_;
+  core::ChatService* service_;
+  StaticSite site_;
+  bool shutting_down_ = false;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Request>> requests_;
+};
+
+}  // namespace chatd::net
