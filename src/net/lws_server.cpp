@@ -19,31 +19,27 @@ namespace {
 
 LwsServer* ServerOf(lws* wsi) { return static_cast<LwsServer*>(lws_context_user(lws_get_context(wsi))); }
 
-int HttpTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+// Both protocols' callbacks: into the server, never letting an exception cross into C (STYLE E1).
+int Dispatch(bool ws, lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
   LwsServer* server = ServerOf(wsi);
-  if (!server) return lws_callback_http_dummy(wsi, reason, user, in, len);
-  // STYLE E1: no exception may cross into C.
+  if (!server) return ws ? 0 : lws_callback_http_dummy(wsi, reason, user, in, len);
   try {
-    return server->OnHttp(wsi, static_cast<int>(reason), user, in, len);
+    return ws ? server->OnWs(wsi, static_cast<int>(reason), user, in, len)
+              : server->OnHttp(wsi, static_cast<int>(reason), user, in, len);
   } catch (const std::exception& e) {
-    LOG_ERR("http callback: %s", e.what());
+    LOG_ERR("%s callback: %s", ws ? "ws" : "http", e.what());
   } catch (...) {
-    LOG_ERR("http callback: unknown exception");
+    LOG_ERR("%s callback: unknown exception", ws ? "ws" : "http");
   }
   return -1;
 }
 
+int HttpTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
+  return Dispatch(false, wsi, reason, user, in, len);
+}
+
 int WsTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* in, size_t len) {
-  LwsServer* server = ServerOf(wsi);
-  if (!server) return 0;
-  try {
-    return server->OnWs(wsi, static_cast<int>(reason), user, in, len);
-  } catch (const std::exception& e) {
-    LOG_ERR("ws callback: %s", e.what());
-  } catch (...) {
-    LOG_ERR("ws callback: unknown exception");
-  }
-  return -1;
+  return Dispatch(true, wsi, reason, user, in, len);
 }
 
 // Start() copies these and sets the WebSocket entry's rx_buffer_size from `ws-rx-buffer`. lws

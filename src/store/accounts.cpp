@@ -40,13 +40,13 @@ void ReadRecord(SqliteStmt* st, UserRecord* out) {
 
 Status Accounts::Open(SqliteDb* db, std::unique_ptr<Accounts>* out) {
   std::unique_ptr<Accounts> a(new Accounts(db));
-  Status s;
-  if (!(s = db->Prepare(kInsertUser, &a->insert_user_)).ok()) return s;
-  if (!(s = db->Prepare(kFindUser, &a->find_user_)).ok()) return s;
-  if (!(s = db->Prepare(kFindUserById, &a->find_user_id_)).ok()) return s;
-  if (!(s = db->Prepare(kInsertSession, &a->insert_session_)).ok()) return s;
-  if (!(s = db->Prepare(kResolveSession, &a->resolve_session_)).ok()) return s;
-  if (!(s = db->Prepare(kDeleteSession, &a->delete_session_)).ok()) return s;
+  Status s = db->PrepareAll({{&a->insert_user_, kInsertUser},
+                             {&a->find_user_, kFindUser},
+                             {&a->find_user_id_, kFindUserById},
+                             {&a->insert_session_, kInsertSession},
+                             {&a->resolve_session_, kResolveSession},
+                             {&a->delete_session_, kDeleteSession}});
+  if (!s.ok()) return s;
   *out = std::move(a);
   return Status::Ok();
 }
@@ -148,24 +148,20 @@ Status Accounts::DeleteSession(const std::string& token_hash) {
   return st->Run();
 }
 
-Status Accounts::RevokeSessions(UserId user, int* removed) {
+Status Accounts::DeleteCounting(const char* sql, int64_t arg, int* removed) {
   std::unique_ptr<SqliteStmt> st;
-  Status s = db_->Prepare(kRevokeSessions, &st);
+  Status s = db_->Prepare(sql, &st);
   if (!s.ok()) return s;
-  st->Bind(1, user);
+  st->Bind(1, arg);
   if (!(s = st->Run()).ok()) return s;
   *removed = db_->Changes();
   return Status::Ok();
 }
 
+Status Accounts::RevokeSessions(UserId user, int* removed) { return DeleteCounting(kRevokeSessions, user, removed); }
+
 Status Accounts::PurgeExpiredSessions(int64_t now_ms, int* removed) {
-  std::unique_ptr<SqliteStmt> st;
-  Status s = db_->Prepare(kPurgeSessions, &st);
-  if (!s.ok()) return s;
-  st->Bind(1, now_ms);
-  if (!(s = st->Run()).ok()) return s;
-  *removed = db_->Changes();
-  return Status::Ok();
+  return DeleteCounting(kPurgeSessions, now_ms, removed);
 }
 
 }  // namespace chatd::store

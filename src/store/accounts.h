@@ -42,6 +42,8 @@ class Accounts {
 
  private:
   explicit Accounts(SqliteDb* db) : db_(db) {}
+  // Runs a DELETE taking one argument; *removed counts the rows.
+  util::Status DeleteCounting(const char* sql, int64_t arg, int* removed);
   SqliteDb* db_;
   std::unique_ptr<SqliteStmt> insert_user_, find_user_, find_user_id_, insert_session_, resolve_session_,
       delete_session_;

@@ -75,16 +75,13 @@ Status FillPage(std::vector<Item>* items, int limit, size_t max_bytes, bool trun
 Status CatchUpReader::Open(SqliteDb* db, Directory* directory, HistoryCache* history, MessageStore* messages,
                            std::unique_ptr<CatchUpReader>* out) {
   std::unique_ptr<CatchUpReader> r(new CatchUpReader(db, directory, history, messages));
-  struct {
-    std::unique_ptr<SqliteStmt>* stmt;
-    const char* sql;
-  } all[] = {{&r->pending_direct_, kPendingDirect},       {&r->pending_rooms_, kPendingRooms},
-             {&r->pending_broadcast_, kPendingBroadcast}, {&r->user_convs_, kUserConvs},
-             {&r->user_rooms_, kUserRooms},               {&r->conv_after_, kConvAfter}};
-  for (auto& p : all) {
-    Status s = db->Prepare(p.sql, p.stmt);
-    if (!s.ok()) return s;
-  }
+  Status s = db->PrepareAll({{&r->pending_direct_, kPendingDirect},
+                             {&r->pending_rooms_, kPendingRooms},
+                             {&r->pending_broadcast_, kPendingBroadcast},
+                             {&r->user_convs_, kUserConvs},
+                             {&r->user_rooms_, kUserRooms},
+                             {&r->conv_after_, kConvAfter}});
+  if (!s.ok()) return s;
   *out = std::move(r);
   return Status::Ok();
 }

@@ -37,15 +37,13 @@ void Bound(Map* map, size_t max) {
 
 Status Directory::Open(SqliteDb* db, Accounts* accounts, BatchError* errors, std::unique_ptr<Directory>* out) {
   std::unique_ptr<Directory> d(new Directory(db, accounts, errors));
-  struct {
-    std::unique_ptr<SqliteStmt>* stmt;
-    const char* sql;
-  } all[] = {{&d->find_direct_, kFindDirect}, {&d->insert_conv_, kInsertConv}, {&d->insert_member_, kInsertMember},
-             {&d->conv_info_, kConvInfo},     {&d->find_room_, kFindRoom},     {&d->members_, kMembers}};
-  for (auto& p : all) {
-    Status s = db->Prepare(p.sql, p.stmt);
-    if (!s.ok()) return s;
-  }
+  Status s = db->PrepareAll({{&d->find_direct_, kFindDirect},
+                             {&d->insert_conv_, kInsertConv},
+                             {&d->insert_member_, kInsertMember},
+                             {&d->conv_info_, kConvInfo},
+                             {&d->find_room_, kFindRoom},
+                             {&d->members_, kMembers}});
+  if (!s.ok()) return s;
   *out = std::move(d);
   return Status::Ok();
 }

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: MIT
+//
+// Just over 400 lines: one type over RocksDB (opening and trust, writes, reads, retention),
+// kept together because every part of it reads and writes the same key layout (the header).
 #include "store/history_cache.h"
 
 #include <rocksdb/db.h>
@@ -68,6 +71,21 @@ Status FromRocks(const rocksdb::Status& s, const char* what) {
 }
 
 Status NotOpen() { return Status::Unavailable("history cache is not open"); }
+
+// Visits the keys `tag` id(8) mid(8) with mid > after, oldest first, until `take(mid, value)`
+// has accepted `limit` of them (it returns false for a value it skips). The iterator's status.
+template <typename Take>
+rocksdb::Status ScanAfter(rocksdb::DB* db, char tag, uint64_t id, Mid after, int limit, Take take) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  std::string upper = Key(tag, id + 1, 0);
+  int taken = 0;
+  for (it->Seek(Key(tag, id, static_cast<uint64_t>(after) + 1)); it->Valid() && taken < limit; it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.compare(upper) >= 0) break;
+    if (k.size() == 17 && take(static_cast<Mid>(GetBE64(k.data() + 9)), it->value())) ++taken;
+  }
+  return it->status();
+}
 
 rocksdb::Options CacheOptions() {
   rocksdb::Options o;
@@ -305,33 +323,23 @@ Status HistoryCache::Page(ConvId conv, Mid before, int limit, std::vector<Entry>
 
 Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>* out) {
   if (!db_) return NotOpen();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  std::string upper = Key('h', static_cast<uint64_t>(conv) + 1, 0);
-  for (it->Seek(Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(after) + 1));
-       it->Valid() && static_cast<int>(out->size()) < limit; it->Next()) {
-    rocksdb::Slice k = it->key();
-    if (k.compare(upper) >= 0) break;
-    rocksdb::Slice v = it->value();
-    if (k.size() != 17 || v.size() < 8) continue;
-    out->push_back(Entry{static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<int64_t>(GetBE64(v.data())),
-                         std::string(v.data() + 8, v.size() - 8)});
-  }
-  return ReadStatus(it->status());
+  return ReadStatus(ScanAfter(db_.get(), 'h', static_cast<uint64_t>(conv), after, limit,
+                              [&](Mid mid, const rocksdb::Slice& v) {
+                                if (v.size() < 8) return false;
+                                out->push_back(Entry{mid, static_cast<int64_t>(GetBE64(v.data())),
+                                                     std::string(v.data() + 8, v.size() - 8)});
+                                return true;
+                              }));
 }
 
 Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out) {
   if (!db_) return NotOpen();
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  std::string upper = Key('u', static_cast<uint64_t>(user) + 1, 0);
-  for (it->Seek(Key('u', static_cast<uint64_t>(user), static_cast<uint64_t>(after) + 1));
-       it->Valid() && static_cast<int>(out->size()) < limit; it->Next()) {
-    rocksdb::Slice k = it->key();
-    if (k.compare(upper) >= 0) break;
-    rocksdb::Slice v = it->value();
-    if (k.size() != 17 || v.size() != 8) continue;
-    out->emplace_back(static_cast<Mid>(GetBE64(k.data() + 9)), static_cast<ConvId>(GetBE64(v.data())));
-  }
-  return ReadStatus(it->status());
+  return ReadStatus(ScanAfter(db_.get(), 'u', static_cast<uint64_t>(user), after, limit,
+                              [&](Mid mid, const rocksdb::Slice& v) {
+                                if (v.size() != 8) return false;
+                                out->emplace_back(mid, static_cast<ConvId>(GetBE64(v.data())));
+                                return true;
+                              }));
 }
 
 Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {

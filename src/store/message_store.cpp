@@ -53,19 +53,14 @@ Status MessageStore::Open(SqliteDb* db, Directory* directory, HistoryCache* hist
 }
 
 Status MessageStore::Prepare() {
-  struct {
-    std::unique_ptr<SqliteStmt>* stmt;
-    const char* sql;
-  } all[] = {
-      {&find_dup_, kFindDup},           {&insert_message_, kInsertMessage}, {&insert_delivery_, kInsertDelivery},
-      {&pool_usage_, kPoolUsage},       {&marks_, kMarks},                  {&mark_delivered_, kMarkDelivered},
-      {&set_acked_, kSetAcked},         {&older_in_conv_, kOlderInConv},
-  };
-  for (auto& p : all) {
-    Status s = db_->Prepare(p.sql, p.stmt);
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
+  return db_->PrepareAll({{&find_dup_, kFindDup},
+                          {&insert_message_, kInsertMessage},
+                          {&insert_delivery_, kInsertDelivery},
+                          {&pool_usage_, kPoolUsage},
+                          {&marks_, kMarks},
+                          {&mark_delivered_, kMarkDelivered},
+                          {&set_acked_, kSetAcked},
+                          {&older_in_conv_, kOlderInConv}});
 }
 
 Status MessageStore::Reload() {

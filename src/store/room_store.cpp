@@ -48,20 +48,17 @@ Status RoomStore::Open(SqliteDb* db, Directory* directory, MessageStore* message
 }
 
 Status RoomStore::Prepare() {
-  struct {
-    std::unique_ptr<SqliteStmt>* stmt;
-    const char* sql;
-  } all[] = {
-      {&user_convs_, kUserConvs},       {&broadcast_unread_, kBroadcastUnread}, {&rooms_owned_, kRoomsOwned},
-      {&is_invited_, kIsInvited},       {&insert_invite_, kInsertInvite},       {&delete_member_, kDeleteMember},
-      {&read_marker_, kReadMarker},     {&set_read_marker_, kSetReadMarker},    {&mark_read_, kMarkRead},
-      {&broadcast_read_, kBroadcastRead}, {&set_broadcast_read_, kSetBroadcastRead},
-  };
-  for (auto& p : all) {
-    Status s = db_->Prepare(p.sql, p.stmt);
-    if (!s.ok()) return s;
-  }
-  return Status::Ok();
+  return db_->PrepareAll({{&user_convs_, kUserConvs},
+                          {&broadcast_unread_, kBroadcastUnread},
+                          {&rooms_owned_, kRoomsOwned},
+                          {&is_invited_, kIsInvited},
+                          {&insert_invite_, kInsertInvite},
+                          {&delete_member_, kDeleteMember},
+                          {&read_marker_, kReadMarker},
+                          {&set_read_marker_, kSetReadMarker},
+                          {&mark_read_, kMarkRead},
+                          {&broadcast_read_, kBroadcastRead},
+                          {&set_broadcast_read_, kSetBroadcastRead}});
 }
 
 Status RoomStore::Write(SqliteStmt* st) {

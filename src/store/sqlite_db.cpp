@@ -71,6 +71,14 @@ Status SqliteDb::Exec(const char* sql) {
   return Status::Ok();
 }
 
+Status SqliteDb::PrepareAll(std::initializer_list<Statement> all) {
+  for (const Statement& p : all) {
+    Status s = Prepare(p.sql, p.stmt);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 Status SqliteDb::Prepare(const char* sql, std::unique_ptr<SqliteStmt>* out) {
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,6 +37,13 @@ class SqliteDb {
 
   util::Status Exec(const char* sql);
   util::Status Prepare(const char* sql, std::unique_ptr<SqliteStmt>* out);
+  // A statement to prepare once, and where to keep it.
+  struct Statement {
+    std::unique_ptr<SqliteStmt>* stmt;
+    const char* sql;
+  };
+  // Prepares each; the first failure is returned.
+  util::Status PrepareAll(std::initializer_list<Statement> all);
   // Maps the connection's last error (or `rc`) onto a Status: SQLITE_FULL -> StorageFull,
   // constraint violations -> Conflict, busy -> Unavailable, anything else -> Internal.
   util::Status Error(int rc, std::string_view what) const;
