@@ -34,7 +34,7 @@ StorageThread::StorageThread(Engine* engine, util::CompletionQueue* completions,
 StorageThread::~StorageThread() { Stop(); }
 
 void StorageThread::Submit(Run run, Done done) {
-  pending_.fetch_add(1, std::memory_order_relaxed);
+  pending_->fetch_add(1, std::memory_order_relaxed);
   bool wake;
   {
     std::lock_guard lock(mu_);
@@ -129,11 +129,11 @@ void StorageThread::RunBatch(std::vector<Job>* jobs) {
   dones->reserve(n);
   for (auto& job : *jobs) dones->push_back(std::move(job.done));
   jobs->clear();
-  completions_->Post([this, dones, commit, n] {
+  completions_->Post([pending = pending_, dones, commit, n] {
     for (auto& done : *dones) {
       if (done) done(commit);
     }
-    pending_.fetch_sub(n, std::memory_order_relaxed);
+    pending->fetch_sub(n, std::memory_order_relaxed);
   });
 }
 

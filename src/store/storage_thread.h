@@ -7,13 +7,15 @@
 // Engine, so sends are refused with storage_full instead of failing half-way. Once a minute,
 // when it has a moment, it runs the Engine's maintenance (history retention, expired sessions),
 // and while the history cache is untrusted it retries its recovery every `recovery_every`.
-// Submit()/Pending() are thread-safe. Stop() finishes every queued job, then joins.
+// Submit()/Pending() are thread-safe. Stop() finishes every queued job, then joins. Posted
+// completions do not refer to this object: they may be drained after it is destroyed.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,7 +39,7 @@ class StorageThread final : public Storage {
   ~StorageThread() override;
 
   void Submit(Run run, Done done) override;
-  size_t Pending() const override { return pending_.load(std::memory_order_relaxed); }
+  size_t Pending() const override { return pending_->load(std::memory_order_relaxed); }
   void Stop();
 
   // Figures for /metrics and benchmarks.
@@ -59,7 +61,8 @@ class StorageThread final : public Storage {
   std::condition_variable cv_;
   std::vector<Job> queue_;
   bool stopping_ = false;
-  std::atomic<size_t> pending_{0};
+  // Shared with the completions it posts, which may run after this object is gone.
+  std::shared_ptr<std::atomic<size_t>> pending_ = std::make_shared<std::atomic<size_t>>(0);
   std::atomic<uint64_t> batches_{0}, jobs_{0};
   uint64_t failed_batches_ = 0;  // in a row; storage thread only
   std::thread thread_;
