@@ -109,7 +109,7 @@ Status VerifySiteToken(std::string_view jwt, std::string_view secret, int64_t no
   if (!claims.has_exp) return Status::Unauthorized("token has no exp");
   if (claims.exp <= now_s) return Status::Unauthorized("token expired");
   if (claims.has_nbf && claims.nbf > now_s + 60) return Status::Unauthorized("token not valid yet");
-  if (!proto::ValidUserName(claims.sub)) return Status::Unauthorized("token sub must be a valid user name");
+  if (!proto::ValidSiteUserName(claims.sub)) return Status::Unauthorized("token sub must be a valid user name");
   *subject = claims.sub;
   return Status::Ok();
 }

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: MIT
+//
+// Over 400 lines: every JSON chatd reads from outside (WebSocket requests, the HTTP API's bodies,
+// site tokens' claims) is decoded here, since cJSON may be included in this file only (STYLE L1).
 #include "proto/codec.h"
 
 #include <cjson/cJSON.h>
@@ -134,7 +137,9 @@ Status RequirePeerOrRoom(const std::string& peer, const char* peer_key, const st
   if (peer.empty() == room.empty()) {
     return Status::BadRequest(std::string("exactly one of ") + peer_key + " and room is required");
   }
-  if (!peer.empty() && peer != "*" && !ValidUserName(peer)) return Status::BadRequest(std::string(peer_key) + " is not a valid user name");
+  if (!peer.empty() && peer != "*" && !ValidSiteUserName(peer)) {
+    return Status::BadRequest(std::string(peer_key) + " is not a valid user name");
+  }
   if (!room.empty() && !ValidRoomName(room)) return Status::BadRequest("room is not a valid room name");
   return Status::Ok();
 }
@@ -207,7 +212,7 @@ Status DecodeFields(const In& obj, Request* r) {
       }
       if (r->type == RequestType::kInvite) {
         if (!(s = RequireString(obj, "user", 64, &r->user)).ok()) return s;
-        if (!ValidUserName(r->user)) return Status::BadRequest("user is not a valid user name");
+        if (!ValidSiteUserName(r->user)) return Status::BadRequest("user is not a valid user name");
       }
       return Status::Ok();
     }
@@ -219,16 +224,6 @@ Status DecodeFields(const In& obj, Request* r) {
   return Status::BadRequest("unknown type");
 }
 
-bool ValidName(std::string_view name, size_t max) {
-  if (name.empty() || name.size() > max) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string_view RequestTypeName(RequestType t) {
@@ -237,9 +232,6 @@ std::string_view RequestTypeName(RequestType t) {
   }
   return "?";
 }
-
-bool ValidUserName(std::string_view name) { return ValidName(name, 32); }
-bool ValidRoomName(std::string_view name) { return ValidName(name, 64); }
 
 std::vector<std::string_view> SplitFrame(std::string_view frame) {
   std::vector<std::string_view> lines;
@@ -362,6 +354,116 @@ Status DecodeCredentials(std::string_view json, std::string* user, std::string* 
   if (!s.ok()) return s;
   if (!present || password->empty()) return Status::BadRequest("password is required");
   return Status::Ok();
+}
+
+Status DecodePublish(std::string_view json, Publish* out) {
+  *out = Publish{};
+  JsonPtr root;
+  bool nul_sentinel = false;
+  Status s = ParseDoc(json, &root, &nul_sentinel);
+  if (!s.ok()) return s;
+  if (!cJSON_IsObject(root.get())) return Status::BadRequest("expected a JSON object");
+  In in{root.get(), nul_sentinel};
+  const cJSON* to = cJSON_GetObjectItemCaseSensitive(in.obj, "to");
+  if (cJSON_IsArray(to)) {
+    for (const cJSON* item = to->child; item; item = item->next) {
+      if (!cJSON_IsString(item) || !item->valuestring) return Status::BadRequest("to must hold user names");
+      std::string name;
+      StringOf(item, nul_sentinel, &name);
+      if (!ValidSiteUserName(name)) return Status::BadRequest("to: '" + name.substr(0, 64) + "' is not a valid user name");
+      out->to.push_back(std::move(name));
+      if (out->to.size() > kMaxPublishRecipients) {
+        return Status::BadRequest("to lists more than " + std::to_string(kMaxPublishRecipients) + " users");
+      }
+    }
+    if (out->to.empty()) return Status::BadRequest("to is an empty list");
+  } else if (to) {
+    std::string name;
+    if (!(s = GetString(in, "to", 64, &name)).ok()) return s;
+    if (name == "*") {
+      out->everyone = true;
+    } else if (!ValidSiteUserName(name)) {
+      return Status::BadRequest("to is not a valid user name");
+    } else {
+      out->to.push_back(std::move(name));
+    }
+  }
+  if (!(s = GetString(in, "room", 128, &out->room)).ok()) return s;
+  if (!out->room.empty() && !ValidRoomName(out->room)) return Status::BadRequest("room is not a valid room name");
+  if ((to != nullptr) == !out->room.empty()) return Status::BadRequest("exactly one of to and room is required");
+  if (!(s = GetString(in, "title", kMaxTitleBytes, &out->title, nullptr, true)).ok()) return s;
+  if (!(s = GetString(in, "text", SIZE_MAX, &out->text, nullptr, true)).ok()) return s;
+  if (out->title.empty() && out->text.empty()) return Status::BadRequest("title or text is required");
+  if (!(s = GetString(in, "cid", kMaxCidBytes, &out->cid)).ok()) return s;
+  const cJSON* data = cJSON_GetObjectItemCaseSensitive(in.obj, "data");
+  if (data && !cJSON_IsNull(data)) {
+    if (!cJSON_IsObject(data)) return Status::BadRequest("data must be a JSON object");
+    char* printed = cJSON_PrintUnformatted(data);
+    if (!printed) return Status::Internal("out of memory");
+    out->data = printed;
+    cJSON_free(printed);
+    if (nul_sentinel && out->data.find("\\udbff\\udfff") != std::string::npos) {
+      return Status::BadRequest("data must not contain NUL characters");
+    }
+    if (out->data.size() > kMaxDataBytes) {
+      return Status::BadRequest("data is over " + std::to_string(kMaxDataBytes) + " bytes");
+    }
+  }
+  const cJSON* create = cJSON_GetObjectItemCaseSensitive(in.obj, "create");
+  if (create && !cJSON_IsBool(create)) return Status::BadRequest("create must be true or false");
+  out->create = create && cJSON_IsTrue(create);
+  return Status::Ok();
+}
+
+Status DecodeForm(std::string_view text, std::vector<std::pair<std::string, std::string>>* out) {
+  out->clear();
+  auto decode = [](std::string_view in, std::string* to) {
+    to->clear();
+    for (size_t i = 0; i < in.size(); ++i) {
+      char c = in[i];
+      if (c == '+') {
+        to->push_back(' ');
+      } else if (c == '%') {
+        auto hex = [](char h) {
+          return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+        };
+        if (i + 2 >= in.size()) return false;  // "%" needs two hex digits after it
+        int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+        if (hi < 0 || lo < 0) return false;
+        to->push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+      } else {
+        to->push_back(c);
+      }
+    }
+    return to->find('\0') == std::string::npos;
+  };
+  while (!text.empty()) {
+    size_t amp = text.find('&');
+    std::string_view pair = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string name, value;
+    if (!decode(pair.substr(0, eq), &name) ||
+        !decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), &value)) {
+      return Status::BadRequest("malformed form data (a bad %-escape or a NUL)");
+    }
+    out->emplace_back(std::move(name), std::move(value));
+  }
+  return Status::Ok();
+}
+
+std::string FormValue(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name,
+                      bool* present) {
+  for (const auto& [k, v] : fields) {
+    if (k == name) {
+      if (present) *present = true;
+      return v;
+    }
+  }
+  if (present) *present = false;
+  return {};
 }
 
 bool DecodeSiteTokenClaims(std::string_view header_json, std::string_view payload_json, SiteTokenClaims* out) {

@@ -8,9 +8,11 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "proto/messages.h"
+#include "proto/names.h"
 #include "util/status.h"
 
 namespace chatd::proto {
@@ -21,6 +23,20 @@ util::Status Decode(std::string_view json, Request* out);
 
 // Splits a frame on '\n' into non-empty lines (a client may pack several objects per frame).
 std::vector<std::string_view> SplitFrame(std::string_view frame);
+
+// The body of POST /api/publish. At most kMaxPublishRecipients names, a title of kMaxTitleBytes
+// and data of kMaxDataBytes (serialized); the text's limit is the caller's (max-text).
+inline constexpr size_t kMaxPublishRecipients = 1000;
+inline constexpr size_t kMaxTitleBytes = 256;
+inline constexpr size_t kMaxDataBytes = 8192;
+util::Status DecodePublish(std::string_view json, Publish* out);
+
+// An application/x-www-form-urlencoded body or query string: name=value pairs, '+' and %XX
+// decoded, in order. BadRequest for a broken %-escape or a NUL.
+util::Status DecodeForm(std::string_view text, std::vector<std::pair<std::string, std::string>>* out);
+// The first value of `name` among `fields` ("" if absent); *present says whether it was there.
+std::string FormValue(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view name,
+                      bool* present = nullptr);
 
 // {"user":"…","password":"…"} for /api/register and /api/login.
 util::Status DecodeCredentials(std::string_view json, std::string* user, std::string* password);
@@ -34,9 +50,5 @@ struct SiteTokenClaims {
 // Parses a JWT's decoded header and payload JSON. False when either is not a JSON object.
 bool DecodeSiteTokenClaims(std::string_view header_json, std::string_view payload_json, SiteTokenClaims* out);
 
-// Validates a user name: 1-32 of [A-Za-z0-9._-].
-bool ValidUserName(std::string_view name);
-// Validates a room name: 1-64 of [A-Za-z0-9._-].
-bool ValidRoomName(std::string_view name);
 
 }  // namespace chatd::proto

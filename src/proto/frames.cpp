@@ -62,6 +62,15 @@ std::string EncodeMessage(const MessageFrame& m) {
   return out;
 }
 
+std::string EncodeNotification(const NotificationFrame& n) {
+  std::string out;
+  out.reserve(96 + n.title.size() + n.text.size() + n.data.size());
+  JsonWriter w(&out);
+  w.Begin().Str("type", "notification").Int("mid", n.mid).Str("title", n.title).Str("text", n.text);
+  w.Raw("data", n.data.empty() ? std::string_view("{}") : n.data).Int("ts", n.ts).End();
+  return out;
+}
+
 std::string EncodeSent(std::string_view re, int64_t mid, int64_t ts, bool dup) {
   std::string out;
   JsonWriter w(&out);
@@ -203,6 +212,85 @@ std::string EncodeRegistered(std::string_view user) {
 std::string EncodeLoggedIn(std::string_view token, std::string_view user, bool admin) {
   std::string out;
   JsonWriter(&out).Begin().Str("token", token).Str("user", user).Bool("admin", admin).End();
+  return out;
+}
+
+std::string EncodePublished(int64_t mid, bool dup, const std::vector<std::string>& delivered,
+                            const std::vector<std::string>& queued) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Int("mid", mid);
+  if (dup) w.Bool("dup", true);
+  w.BeginObject("delivered");
+  for (const auto& name : delivered) w.Bool(name, true);
+  w.End().BeginArray("queued");
+  for (const auto& name : queued) w.Str(name);
+  w.EndArray().End();
+  return out;
+}
+
+std::string EncodePublishedToEveryone(int64_t mid, bool dup, int64_t online) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Int("mid", mid);
+  if (dup) w.Bool("dup", true);
+  w.Bool("everyone", true).Int("online", online).End();
+  return out;
+}
+
+std::string EncodeUnknownUsers(const util::Status& status, const std::vector<std::string>& unknown) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().BeginObject("error").Str("code", util::Status::CodeName(status.code())).Str("message", status.message());
+  w.End().BeginArray("unknown");
+  for (const auto& name : unknown) w.Str(name);
+  w.EndArray().End();
+  return out;
+}
+
+std::string EncodeDeliveryStatus(int64_t mid, const std::vector<Recipient>& recipients) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Int("mid", mid).BeginArray("recipients");
+  for (const auto& r : recipients) {
+    w.Begin().Str("user", r.user);
+    if (r.delivered_at > 0) {
+      w.Int("delivered_at", r.delivered_at);
+    } else {
+      w.Raw("delivered_at", "null");
+    }
+    if (r.read_at > 0) {
+      w.Int("read_at", r.read_at);
+    } else {
+      w.Raw("read_at", "null");
+    }
+    w.Bool("delivered", r.delivered).Bool("read", r.read).End();
+  }
+  w.EndArray().End();
+  return out;
+}
+
+std::string EncodePresenceMap(const std::vector<std::pair<std::string, int64_t>>& devices, bool counts) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin();
+  for (const auto& [user, n] : devices) {
+    if (counts) {
+      w.Int(user, n);
+    } else {
+      w.Bool(user, n > 0);
+    }
+  }
+  w.End();
+  return out;
+}
+
+std::string EncodeUserUnread(std::string_view user, const UnreadCounts& unread) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Str("user", user);
+  Unread(w, unread);
+  w.End();
   return out;
 }
 

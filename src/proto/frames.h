@@ -33,6 +33,15 @@ struct MessageFrame {
 };
 std::string EncodeMessage(const MessageFrame& m);
 
+// {"type":"notification","mid":…,"title":"…","text":"…","data":{…},"ts":…}: a site's push.
+// `data` is a JSON object as raw JSON ("" gives {}).
+struct NotificationFrame {
+  int64_t mid = 0;
+  std::string_view title, text, data;
+  int64_t ts = 0;
+};
+std::string EncodeNotification(const NotificationFrame& n);
+
 // The answer to a send: {"type":"ok","re":…,"mid":…,"ts":…} (+ "dup":true for a resend).
 std::string EncodeSent(std::string_view re, int64_t mid, int64_t ts, bool dup);
 // {"type":"live","mid":…}: catch-up is over.
@@ -96,5 +105,25 @@ std::string EncodeHttpError(const util::Status& status);
 std::string EncodeRegistered(std::string_view user);
 // POST /api/login: {"token":"…","user":"…","admin":…}
 std::string EncodeLoggedIn(std::string_view token, std::string_view user, bool admin);
+// POST /api/publish: {"mid":…,"delivered":{"bob":true},"queued":["eve"]} (+ "dup":true), or for
+// everyone {"mid":…,"everyone":true,"online":N}.
+std::string EncodePublished(int64_t mid, bool dup, const std::vector<std::string>& delivered,
+                            const std::vector<std::string>& queued);
+std::string EncodePublishedToEveryone(int64_t mid, bool dup, int64_t online);
+// 404 of a publish to users that do not exist: the error, and "unknown":[…].
+std::string EncodeUnknownUsers(const util::Status& status, const std::vector<std::string>& unknown);
+// GET /api/messages/<mid>: {"mid":…,"recipients":[{"user":…,"delivered_at":…|null,"read_at":…|null}]}
+// (rooms and broadcasts, which have no row per recipient: "delivered" and "read" booleans too).
+struct Recipient {
+  std::string user;
+  int64_t delivered_at = 0, read_at = 0;  // 0: not yet (null)
+  bool delivered = false, read = false;
+};
+std::string EncodeDeliveryStatus(int64_t mid, const std::vector<Recipient>& recipients);
+// GET /api/presence: {"bob":true,"eve":false}, or with `counts` the number of live connections
+// {"bob":2,"eve":0} (a separate key would collide with a user of that name).
+std::string EncodePresenceMap(const std::vector<std::pair<std::string, int64_t>>& devices, bool counts);
+// GET /api/users/<name>/unread: {"user":"…","unread":{…}}
+std::string EncodeUserUnread(std::string_view user, const UnreadCounts& unread);
 
 }  // namespace chatd::proto

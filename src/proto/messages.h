@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace chatd::proto {
 
@@ -26,6 +27,17 @@ enum class RequestType {
 };
 
 std::string_view RequestTypeName(RequestType t);
+
+// POST /api/publish: a notification from a site's backend (docs/http-api.md).
+struct Publish {
+  std::vector<std::string> to;  // user names as the site has them
+  bool everyone = false;        // "to":"*"
+  std::string room;             // or every member of a room
+  std::string title, text;
+  std::string data;             // a JSON object, compact; "" = none
+  std::string cid;              // makes a retry idempotent (optional)
+  bool create = false;          // unknown users are made as site users instead of refused
+};
 
 // Largest mid / cursor value a client may send (2^53 - 1: exact in JavaScript).
 inline constexpr int64_t kMaxSafeInt = (int64_t{1} << 53) - 1;

@@ -196,3 +196,61 @@ TEST_CASE("codec: U+10FFFF is still text when no NUL is escaped, and never confu
   CHECK(Decode(R"({"type":"send","cid":"c","to":"bob","text":"\uDBFF\uDFFF\u0000"})", &r).code() ==
         chatd::util::Code::kBadRequest);
 }
+
+TEST_CASE("names: site users as the site has them, local accounts stay strict") {
+  using chatd::proto::ValidSiteUserName;
+  for (const char* ok : {"1763800000123", "bob@example.com", "first.last+tag@example.org", "\xc3\xa9lodie", "u-1",
+                         "\xe4\xb8\xad\xe6\x96\x87", "a#b", "a!b"}) {
+    CAPTURE(ok);
+    CHECK(ValidSiteUserName(ok));
+  }
+  for (const char* bad : {"", "*", "#general", "!notifications", "a b", "tab\tname", "nbsp\xc2\xa0x", "bell\x07",
+                          "\xc3", "\xed\xa0\x80", "\xc0\xaf", "ideographic\xe3\x80\x80space", "zw\xe2\x80\x8bsp"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ValidSiteUserName(bad));
+  }
+  CHECK(ValidSiteUserName(std::string(64, 'x')));
+  CHECK_FALSE(ValidSiteUserName(std::string(65, 'x')));
+  CHECK_FALSE(chatd::proto::ValidUserName("bob@example.com"));  // registration keeps its rule
+  // Site users can be messaged and invited by name.
+  Request r;
+  CHECK(Decode(R"({"type":"send","cid":"c","to":"bob@example.com","text":"hi"})", &r).ok());
+  CHECK(Decode(R"({"type":"invite","room":"general","user":"1763800000123"})", &r).ok());
+  CHECK_FALSE(Decode(R"({"type":"send","cid":"c","to":"a b","text":"hi"})", &r).ok());
+}
+
+TEST_CASE("codec: publish bodies and forms") {
+  using chatd::proto::Publish;
+  Publish p;
+  REQUIRE(chatd::proto::DecodePublish(R"({"to":["bob","eve@x.org"],"title":"T","text":"hi","data":{"url":"/a","n":[1,2]},"cid":"p1"})", &p).ok());
+  CHECK(p.to == std::vector<std::string>{"bob", "eve@x.org"});
+  CHECK(p.data == R"({"url":"/a","n":[1,2]})");
+  CHECK(p.cid == "p1");
+  CHECK_FALSE(p.create);
+  REQUIRE(chatd::proto::DecodePublish(R"({"to":"*","text":"all"})", &p).ok());
+  CHECK(p.everyone);
+  REQUIRE(chatd::proto::DecodePublish(R"({"room":"general","title":"only a title","create":true})", &p).ok());
+  CHECK(p.room == "general");
+  CHECK(p.create);
+  for (const char* bad : {R"({"text":"no target"})", R"({"to":"bob","room":"r","text":"both"})", R"({"to":"bob"})",
+                          R"({"to":[],"text":"x"})", R"({"to":["a b"],"text":"x"})", R"({"to":"bob","text":"x","data":[1]})",
+                          R"({"to":"bob","text":"x","create":"yes"})", R"([1])", "nope"}) {
+    CAPTURE(bad);
+    CHECK(chatd::proto::DecodePublish(bad, &p).code() == chatd::util::Code::kBadRequest);
+  }
+  std::string many = R"({"to":[)";
+  for (int i = 0; i < 1001; ++i) many += (i ? ",\"u" : "\"u") + std::to_string(i) + "\"";
+  CHECK_FALSE(chatd::proto::DecodePublish(many + R"(],"text":"x"})", &p).ok());
+  std::vector<std::pair<std::string, std::string>> f;
+  REQUIRE(chatd::proto::DecodeForm("type=publish&to=1763&content=Hello+world%21%20%E2%9C%93&empty=&flag", &f).ok());
+  CHECK(chatd::proto::FormValue(f, "content") == "Hello world! \xe2\x9c\x93");
+  CHECK(chatd::proto::FormValue(f, "to") == "1763");
+  bool present = false;
+  CHECK(chatd::proto::FormValue(f, "empty", &present).empty());
+  CHECK(present);
+  chatd::proto::FormValue(f, "missing", &present);
+  CHECK_FALSE(present);
+  CHECK_FALSE(chatd::proto::DecodeForm("a=%zz", &f).ok());
+  CHECK_FALSE(chatd::proto::DecodeForm("a=%4", &f).ok());
+  CHECK_FALSE(chatd::proto::DecodeForm("a=%00", &f).ok());
+}

@@ -98,3 +98,21 @@ TEST_CASE("frames: HTTP API bodies") {
   CHECK(EncodeRegistered("alice") == R"({"user":"alice"})");
   CHECK(EncodeLoggedIn("tok", "alice", false) == R"({"token":"tok","user":"alice","admin":false})");
 }
+
+TEST_CASE("frames: notification and the site API's bodies") {
+  Documented(EncodeNotification({1400, "New message", "Bob wrote to you", R"({"url":"/inbox"})", 1763800000123}),
+             R"({"type":"notification","mid":1400,"title":"New message","text":"Bob wrote to you","data":{"url":"/inbox"},"ts":1763800000123})");
+  CHECK(EncodeNotification({1, "", "x", "", 2}) == R"({"type":"notification","mid":1,"title":"","text":"x","data":{},"ts":2})");
+  Documented(EncodePublished(1400, false, {"bob"}, {"eve"}), R"({"mid":1400,"delivered":{"bob":true},"queued":["eve"]})");
+  CHECK(EncodePublished(1400, true, {}, {"eve"}) == R"({"mid":1400,"dup":true,"delivered":{},"queued":["eve"]})");
+  CHECK(EncodePublishedToEveryone(1401, false, 12) == R"({"mid":1401,"everyone":true,"online":12})");
+  CHECK(EncodeUnknownUsers(util::Status::NotFound("no such users: x, y"), {"x", "y"}) ==
+        R"({"error":{"code":"not_found","message":"no such users: x, y"},"unknown":["x","y"]})");
+  CHECK(EncodeDeliveryStatus(1400, {{"bob", 5, 0, true, false}, {"eve", 0, 0, false, false}}) ==
+        R"({"mid":1400,"recipients":[{"user":"bob","delivered_at":5,"read_at":null,"delivered":true,"read":false},)"
+        R"({"user":"eve","delivered_at":null,"read_at":null,"delivered":false,"read":false}]})");
+  Documented(EncodePresenceMap({{"bob", 2}, {"eve", 0}}, false), R"({"bob":true,"eve":false})");
+  CHECK(EncodePresenceMap({{"bob", 2}, {"eve", 0}}, true) == R"({"bob":2,"eve":0})");
+  CHECK(EncodeUserUnread("bob", {{"alice", 2}, {"!notifications", 1}}) ==
+        R"({"user":"bob","unread":{"alice":2,"!notifications":1}})");
+}
