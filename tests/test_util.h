@@ -12,6 +12,7 @@
 
 #include "store/engine.h"
 #include "util/clock.h"
+#include "util/fault.h"
 
 namespace chatd::testing {
 
@@ -65,5 +66,13 @@ inline std::unique_ptr<store::Engine> OpenEngine(const TempDir& dir, const util:
   if (!s.ok()) return nullptr;
   return engine;
 }
+
+// Arms fault points (util/fault.h) for a scope; disarms them all at its end.
+struct ArmedFaults {
+  explicit ArmedFaults(const char* spec) { util::ArmFaults(spec); }
+  ~ArmedFaults() { util::ArmFaults(""); }
+  ArmedFaults(const ArmedFaults&) = delete;
+  ArmedFaults& operator=(const ArmedFaults&) = delete;
+};
 
 }  // namespace chatd::testing

@@ -86,6 +86,19 @@ std::string Hs256(std::string_view signing_input, std::string_view secret) {
 
 }  // namespace
 
+std::string NewApiKey() { return "chk_" + NewToken(); }
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || sodium_memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+std::string HmacSha256Hex(std::string_view key, std::string_view message) {
+  std::string mac = Hs256(message, key);
+  char hex[crypto_auth_hmacsha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+  return std::string(hex, sizeof hex - 1);
+}
+
 Status VerifySiteToken(std::string_view jwt, std::string_view secret, int64_t now_s, std::string* subject) {
   if (secret.empty()) return Status::Unauthorized("site tokens are not enabled");
   if (jwt.size() > 4096) return Status::Unauthorized("token too long");

@@ -33,6 +33,13 @@ std::string NewToken();
 // SHA-256 of a token, as 64 hex digits (what the sessions table stores).
 std::string TokenHash(std::string_view token);
 
+// A fresh API key for a site's backend: "chk_" and 43 characters of base64url (256 bits).
+std::string NewApiKey();
+// Whether `a` and `b` are equal, in time that depends on their lengths only.
+bool ConstantTimeEqual(std::string_view a, std::string_view b);
+// HMAC-SHA256 of `message` with `key`, as 64 hex digits (webhook signatures).
+std::string HmacSha256Hex(std::string_view key, std::string_view message);
+
 // Verifies an HS256 JWT: header alg must be HS256, the signature must match `secret`, `exp` must
 // be present and in the future (`now_s`), `nbf` (if present) not in the future, and `sub` a valid
 // user name, returned in *subject. Any other alg (including "none") is refused.

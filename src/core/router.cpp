@@ -32,11 +32,26 @@ void Router::Deliver(const store::SendResult& sent, const store::UserInfo& sende
       for (store::UserId member : *sent.room.members) ToUser(member, frame, from);
       break;
     case store::ConvKind::kBroadcast:
-      sessions_->ForEach([&](SessionId sid, Session& s) {
-        if (sid != from && s.state == SessionState::kLive) outbox_->Send(sid, frame);
-      });
+      ToEveryone(frame, from);
+      break;
+    case store::ConvKind::kNotifications:  // the site's (DeliverNotification), never a user's send
       break;
   }
+}
+
+void Router::ToEveryone(const Frame& frame, SessionId except) {
+  sessions_->ForEach([&](SessionId sid, Session& s) {
+    if (sid != except && s.state == SessionState::kLive) outbox_->Send(sid, frame);
+  });
+}
+
+void Router::DeliverNotification(const store::PublishResult& published) {
+  Frame frame = published.json;
+  if (published.everyone) {
+    ToEveryone(frame);
+    return;
+  }
+  for (const auto& user : published.recipients) ToUser(user.id, frame);
 }
 
 void Router::Error(SessionId sid, std::string_view re, const util::Status& status, int64_t retry_ms) {

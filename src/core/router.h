@@ -32,6 +32,10 @@ class Router {
   // A stored message (see SendResult) to everyone who should see it live; `from` is the
   // sending session (it has the message from its `ok`).
   void Deliver(const store::SendResult& sent, const store::UserInfo& sender, SessionId from);
+  // A site's notification to its recipients' live sessions, or to every live session.
+  void DeliverNotification(const store::PublishResult& published);
+  // A frame to every live session but `except`.
+  void ToEveryone(const Frame& frame, SessionId except = 0);
 
   // To one session.
   void Send(SessionId sid, std::string json) { outbox_->Send(sid, MakeFrame(std::move(json))); }

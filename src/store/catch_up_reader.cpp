@@ -18,17 +18,17 @@ namespace {
 // --- SQL (STYLE S2) ---------------------------------------------------------------------------
 // Each takes (user, after, limit).
 constexpr const char* kPendingDirect =
-    "SELECT d.mid, m.conv_id, m.sender_id, m.text, m.ts FROM deliveries d JOIN messages m ON m.mid = d.mid "
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM deliveries d JOIN messages m ON m.mid = d.mid "
     "WHERE d.user_id = ?1 AND d.mid > ?2 ORDER BY d.mid LIMIT ?3";
 constexpr const char* kPendingRooms =
-    "SELECT m.mid, m.conv_id, m.sender_id, m.text, m.ts FROM members mb "
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM members mb "
     "JOIN conversations c ON c.id = mb.conv_id AND c.kind = 2 "
     "JOIN messages m ON m.conv_id = mb.conv_id AND m.mid > max(?2, mb.joined_mid) "
     "WHERE mb.user_id = ?1 AND m.sender_id != ?1 ORDER BY m.mid LIMIT ?3";
 constexpr const char* kPendingBroadcast =
-    "SELECT mid, conv_id, sender_id, text, ts FROM messages "
-    "WHERE conv_id = 1 AND mid > max(?2, (SELECT joined_mid FROM users WHERE id = ?1)) AND sender_id != ?1 "
-    "ORDER BY mid LIMIT ?3";
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m "
+    "WHERE m.conv_id = 1 AND m.mid > max(?2, (SELECT joined_mid FROM users WHERE id = ?1)) AND m.sender_id != ?1 "
+    "ORDER BY m.mid LIMIT ?3";
 // A user's conversations with the mid their view of each starts after (rooms: where they
 // joined; 1:1: the beginning).
 constexpr const char* kUserConvs =
@@ -38,8 +38,12 @@ constexpr const char* kUserRooms =
     "SELECT mb.conv_id, mb.joined_mid FROM members mb JOIN conversations c ON c.id = mb.conv_id AND c.kind = 2 "
     "WHERE mb.user_id = ?1";
 constexpr const char* kConvAfter =
-    "SELECT mid, conv_id, sender_id, text, ts FROM messages WHERE conv_id = ?1 AND mid > ?2 AND mid < ?3 "
-    "ORDER BY mid LIMIT ?4";
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.conv_id = ?1 AND m.mid > ?2 AND m.mid < ?3 "
+    "ORDER BY m.mid LIMIT ?4";
+// A user's notifications (deliveries_notices) after ?2 and below ?3, for ?1.
+constexpr const char* kNoticesAfter =
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM deliveries d JOIN messages m ON m.mid = d.mid "
+    "WHERE d.user_id = ?1 AND d.notice = 1 AND d.mid > ?2 AND d.mid < ?3 ORDER BY d.mid LIMIT ?4";
 
 // Sorts `items` by mid and puts the first of them (at most `limit`, and about `max_bytes`,
 // always at least one) into `out`, each made into a StoredMessage by `take`; what is left out
@@ -80,7 +84,8 @@ Status CatchUpReader::Open(SqliteDb* db, Directory* directory, HistoryCache* his
                              {&r->pending_broadcast_, kPendingBroadcast},
                              {&r->user_convs_, kUserConvs},
                              {&r->user_rooms_, kUserRooms},
-                             {&r->conv_after_, kConvAfter}});
+                             {&r->conv_after_, kConvAfter},
+                             {&r->notices_after_, kNoticesAfter}});
   if (!s.ok()) return s;
   *out = std::move(r);
   return Status::Ok();
@@ -105,7 +110,7 @@ Status CatchUpReader::FetchPending(UserId user, Mid after, int limit, FetchResul
   return FillPage(&rows, limit, max_bytes, truncated,
                   [this](const MessageRow& r, StoredMessage* m) {
                     *m = StoredMessage{r.mid, r.ts, r.conv, r.sender, nullptr};
-                    return directory_->EncodeMessage(r.mid, r.conv, r.sender, r.text, r.ts, &m->json);
+                    return directory_->EncodeRow(r, &m->json);
                   },
                   out);
 }
@@ -133,6 +138,12 @@ Status CatchUpReader::SinceRanges(UserId user, Mid cursor, bool rooms_only, std:
   if (!(s = messages_->Marks(user, &acked, &joined)).ok() && s.code() != util::Code::kNotFound) return s;
   out->emplace_back(kBroadcastConv, std::max(cursor, joined));
   return Status::Ok();
+}
+
+Status CatchUpReader::Notices(UserId user, Mid after, Mid below, int limit, std::vector<MessageRow>* rows, int* n) {
+  StmtScope scope(notices_after_.get());
+  notices_after_->Bind(1, user).Bind(2, after).Bind(3, below).Bind(4, limit);
+  return ReadMessageRows(notices_after_.get(), rows, n);
 }
 
 Status CatchUpReader::FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes) {
@@ -163,10 +174,14 @@ Status CatchUpReader::FetchSinceFromDb(UserId user, Mid cursor, int limit, Fetch
       bound = std::max_element(rows.begin(), rows.end(), by_mid)->mid + 1;
     }
   }
+  // The site's notifications to the user: their own indexed range.
+  int n = 0;
+  if (!(s = Notices(user, cursor, bound, limit, &rows, &n)).ok()) return s;
+  truncated = truncated || n >= limit;
   return FillPage(&rows, limit, max_bytes, truncated,
                   [this](const MessageRow& r, StoredMessage* m) {
                     *m = StoredMessage{r.mid, r.ts, r.conv, r.sender, nullptr};
-                    return directory_->EncodeMessage(r.mid, r.conv, r.sender, r.text, r.ts, &m->json);
+                    return directory_->EncodeRow(r, &m->json);
                   },
                   out);
 }
@@ -208,6 +223,16 @@ Status CatchUpReader::FetchSinceFromCache(UserId user, Mid cursor, int limit, Fe
     for (auto& e : entries) {
       found.push_back(StoredMessage{e.mid, e.ts, conv, 0, std::make_shared<const std::string>(std::move(e.json))});
     }
+  }
+  // The site's notifications are never cached (they are per user): SQLite has them.
+  std::vector<MessageRow> notices;
+  int n = 0;
+  if (!(s = Notices(user, cursor, std::numeric_limits<Mid>::max(), limit, &notices, &n)).ok()) return s;
+  truncated = truncated || n >= limit;
+  for (const auto& r : notices) {
+    StoredMessage m{r.mid, r.ts, r.conv, r.sender, nullptr};
+    if (!(s = directory_->EncodeRow(r, &m.json)).ok()) return s;
+    found.push_back(std::move(m));
   }
   s = FillPage(&found, limit, max_bytes, truncated,
                [](StoredMessage& m, StoredMessage* into) {

@@ -8,7 +8,8 @@
 //     own included (another device sent them), from the history cache when it provably holds
 //     the whole page (nothing of this batch still staged, no range below a retention floor,
 //     no index entry without its message), else from SQLite: one bounded, indexed range per
-//     conversation, never a scan of the whole backlog.
+//     conversation, never a scan of the whole backlog. The site's notifications to the user
+//     (never cached: they are per user) always come from SQLite, one indexed range.
 // Every page is oldest first, at most `limit` messages and about `max_bytes` of them (always at
 // least one), and says where the next one starts (FetchResult::next) or that it is the last.
 // Storage thread only; borrows everything it is given (all outlive it).
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/message_rows.h"
 #include "store/sqlite_db.h"
 #include "store/types.h"
 #include "util/status.h"
@@ -49,12 +51,15 @@ class CatchUpReader {
   // its rooms), and the broadcast feed.
   util::Status SinceRanges(UserId user, Mid cursor, bool rooms_only, std::vector<std::pair<ConvId, Mid>>* out);
 
+  // The user's notifications with after < mid < below, oldest first, at most `limit`.
+  util::Status Notices(UserId user, Mid after, Mid below, int limit, std::vector<MessageRow>* rows, int* n);
+
   SqliteDb* db_;
   Directory* directory_;
   HistoryCache* history_;
   MessageStore* messages_;
   std::unique_ptr<SqliteStmt> pending_direct_, pending_rooms_, pending_broadcast_, user_convs_, user_rooms_,
-      conv_after_;
+      conv_after_, notices_after_;
 };
 
 }  // namespace chatd::store

@@ -23,6 +23,7 @@ constexpr const char* kInsertMember =
 constexpr const char* kConvInfo = "SELECT kind, user_a, user_b, name FROM conversations WHERE id = ?1";
 constexpr const char* kFindRoom = "SELECT id, name, is_private FROM conversations WHERE kind = 2 AND name = ?1";
 constexpr const char* kMembers = "SELECT user_id FROM members WHERE conv_id = ?1 ORDER BY user_id";
+constexpr const char* kNotificationConv = "SELECT id FROM conversations WHERE kind = 4 ORDER BY id LIMIT 1";
 
 // Bounds of the caches: past them a cache starts over (it refills from SQLite as needed).
 constexpr size_t kMaxUsers = 100000;
@@ -44,6 +45,12 @@ Status Directory::Open(SqliteDb* db, Accounts* accounts, BatchError* errors, std
                              {&d->find_room_, kFindRoom},
                              {&d->members_, kMembers}});
   if (!s.ok()) return s;
+  {
+    std::unique_ptr<SqliteStmt> st;
+    if (!(s = db->Prepare(kNotificationConv, &st)).ok()) return s;
+    if (!st->Step(&s)) return s.ok() ? Status::Internal("the notification conversation is missing") : s;
+    d->notification_conv_ = st->Int(0);
+  }
   *out = std::move(d);
   return Status::Ok();
 }
@@ -255,6 +262,14 @@ Status Directory::EncodeMessage(Mid mid, ConvId conv, UserId sender, std::string
   }
   *out = std::make_shared<const std::string>(proto::EncodeMessage({mid, from, to, room, text, ts}));
   return Status::Ok();
+}
+
+Status Directory::EncodeRow(const MessageRow& row, std::shared_ptr<const std::string>* out) {
+  if (row.kind == MessageKind::kNotification) {
+    *out = std::make_shared<const std::string>(proto::EncodeNotification({row.mid, row.title, row.text, row.data, row.ts}));
+    return Status::Ok();
+  }
+  return EncodeMessage(row.mid, row.conv, row.sender, row.text, row.ts, out);
 }
 
 }  // namespace chatd::store

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "store/batch_error.h"
+#include "store/message_rows.h"
 #include "store/sqlite_db.h"
 #include "store/types.h"
 #include "util/status.h"
@@ -68,6 +69,11 @@ class Directory {
   // room's name or "*" for the broadcast feed, looked up here.
   util::Status EncodeMessage(Mid mid, ConvId conv, UserId sender, std::string_view text, int64_t ts,
                              std::shared_ptr<const std::string>* out);
+  // The frame of any row read back: a message frame, or a notification frame.
+  util::Status EncodeRow(const MessageRow& row, std::shared_ptr<const std::string>* out);
+
+  // The conversation that holds notifications to users (schema 005: kind 4, the only one).
+  ConvId notification_conv() const { return notification_conv_; }
 
  private:
   Directory(SqliteDb* db, Accounts* accounts, BatchError* errors) : db_(db), accounts_(accounts), errors_(errors) {}
@@ -78,6 +84,7 @@ class Directory {
   SqliteDb* db_;
   Accounts* accounts_;
   BatchError* errors_;
+  ConvId notification_conv_ = 0;
   std::unique_ptr<SqliteStmt> find_direct_, insert_conv_, insert_member_, conv_info_, find_room_, members_;
 
   std::unordered_map<UserId, std::string> names_;

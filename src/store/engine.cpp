@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "store/accounts.h"
+#include "store/api_keys.h"
 #include "store/catch_up_reader.h"
 #include "store/directory.h"
 #include "store/history_cache.h"
@@ -47,6 +48,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
   s = Migrate(e->db_.get(), EmbeddedMigrations(), &report->schema_from, &report->schema_to);
   if (!s.ok()) return s;
   if (!(s = Accounts::Open(e->db_.get(), &e->accounts_)).ok()) return s;
+  if (!(s = ApiKeys::Open(e->db_.get(), &e->api_keys_)).ok()) return s;
   std::string epoch;
   if (!(s = ReadEpoch(e->db_.get(), &epoch)).ok()) return s;
   if (!(s = HistoryCache::Open(options.history_path, epoch, &e->history_, &report->history_rebuilt)).ok()) return s;
@@ -121,6 +123,7 @@ void Engine::Reload() {
   // The rolled-back batch may have made rows the caches hold, and used mids.
   (void)errors_.Take();
   directory_->Reload();
+  api_keys_->Invalidate();
   Status r = messages_->Reload();
   if (!r.ok()) LOG_ERR("reload after a rolled-back batch: %s", r.ToString().c_str());
 }

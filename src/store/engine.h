@@ -25,6 +25,7 @@ namespace chatd::store {
 
 class SqliteDb;
 class Accounts;
+class ApiKeys;
 class CatchUpReader;
 class Directory;
 class HistoryCache;
@@ -69,6 +70,7 @@ class Engine {
 
   // --- accounts ----------------------------------------------------------------------------------
   Accounts& accounts() { return *accounts_; }
+  ApiKeys& api_keys() { return *api_keys_; }
   // A site-token login: finds `name`, creating a password-less site account when it does not
   // exist. Unauthorized when `name` is a local account, unless `allow_local`.
   util::Status EnsureUser(const std::string& name, bool allow_local, UserInfo* out);
@@ -108,6 +110,7 @@ class Engine {
   EngineOptions options_;
   std::unique_ptr<SqliteDb> db_;
   std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<ApiKeys> api_keys_;
   std::unique_ptr<HistoryCache> history_;
   BatchError errors_;
   std::unique_ptr<Directory> directory_;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "store/accounts.h"
+#include "store/api_keys.h"
 #include "store/catch_up_reader.h"
 #include "store/engine.h"
 #include "store/message_store.h"
@@ -127,6 +128,51 @@ void EngineChatStore::DeleteSession(std::string token_hash, StatusCallback done)
 
 void EngineChatStore::Ping(StatusCallback done) {
   RunStatus([](Engine& e) { return e.Ping(); }, std::move(done));
+}
+
+void EngineChatStore::CheckApiKey(std::string key_hash, Callback<std::string> done) {
+  Run<std::string>([key_hash = std::move(key_hash)](Engine& e, std::string* out) {
+    return e.api_keys().Check(key_hash, out);
+  }, std::move(done));
+}
+
+void EngineChatStore::Publish(PublishRequest req, Callback<PublishResult> done) {
+  Run<PublishResult>([req = std::move(req)](Engine& e, PublishResult* out) {
+    std::string key_name;
+    Status s = e.api_keys().Check(req.key_hash, &key_name);
+    if (!s.ok()) return s;
+    if (req.create && !req.everyone && req.room.empty()) {
+      // A site's ids are its users: the ones chatd has not seen yet become site users.
+      for (const auto& name : req.to) {
+        UserInfo user;
+        if (!(s = e.EnsureUser(name, true, &user)).ok()) return s;
+      }
+    }
+    return e.messages().Publish(req, key_name, e.storage_full(), out);
+  }, std::move(done));
+}
+
+void EngineChatStore::DeliveryStatus(std::string key_hash, Mid mid, Callback<DeliveryReport> done) {
+  Run<DeliveryReport>([key_hash = std::move(key_hash), mid](Engine& e, DeliveryReport* out) {
+    std::string key_name;
+    Status s = e.api_keys().Check(key_hash, &key_name);
+    return s.ok() ? e.messages().DeliveryStatus(mid, out) : s;
+  }, std::move(done));
+}
+
+void EngineChatStore::UnreadOf(std::string key_hash, std::string name, Callback<UserUnread> done) {
+  Run<UserUnread>([key_hash = std::move(key_hash), name = std::move(name)](Engine& e, UserUnread* out) {
+    std::string key_name;
+    Status s = e.api_keys().Check(key_hash, &key_name);
+    if (!s.ok()) return s;
+    UserRecord rec;
+    if (!(s = e.accounts().FindUser(name, &rec)).ok()) return s;
+    out->user = rec.info;
+    UserState state;
+    if (!(s = e.rooms().LoadUserState(rec.info.id, &state)).ok()) return s;
+    out->unread = std::move(state.unread);
+    return Status::Ok();
+  }, std::move(done));
 }
 
 }  // namespace chatd::store

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 //
-// store::EngineChatStore: the ChatStore of the server. Each operation becomes one job on a
+// store::EngineChatStore: the ChatStore (and SiteStore) of the server. Each operation becomes one job on a
 // Storage (the storage thread's group commit, or InlineStorage in tests) that calls the Engine;
 // its callback gets the job's status merged with the commit's (a job that succeeded in a batch
 // that failed to commit fails with it), on the network thread. The free-space floor is applied
@@ -10,11 +10,12 @@
 #pragma once
 
 #include "store/chat_store.h"
+#include "store/site_store.h"
 #include "store/storage.h"
 
 namespace chatd::store {
 
-class EngineChatStore final : public ChatStore {
+class EngineChatStore final : public ChatStore, public SiteStore {
  public:
   explicit EngineChatStore(Storage* storage) : storage_(storage) {}
 
@@ -35,6 +36,11 @@ class EngineChatStore final : public ChatStore {
   void DeleteSession(std::string token_hash, StatusCallback done) override;
   void Ping(StatusCallback done) override;
   size_t Pending() const override { return storage_->Pending(); }
+
+  void CheckApiKey(std::string key_hash, Callback<std::string> done) override;
+  void Publish(PublishRequest req, Callback<PublishResult> done) override;
+  void DeliveryStatus(std::string key_hash, Mid mid, Callback<DeliveryReport> done) override;
+  void UnreadOf(std::string key_hash, std::string name, Callback<UserUnread> done) override;
 
  private:
   // Runs `op(engine, &value) -> Status` as one job and answers `done` with the result.

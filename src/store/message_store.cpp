@@ -28,9 +28,29 @@ constexpr const char* kMarkDelivered =
     "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL";
 constexpr const char* kSetAcked = "UPDATE users SET acked_upto = ?2 WHERE id = ?1 AND acked_upto < ?2";
 constexpr const char* kOlderInConv =
-    "SELECT mid, conv_id, sender_id, text, ts FROM messages WHERE conv_id = ?1 AND mid < ?2 ORDER BY mid DESC LIMIT ?3";
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.conv_id = ?1 AND m.mid < ?2 ORDER BY m.mid DESC LIMIT ?3";
 constexpr const char* kMessagesAfter =
-    "SELECT mid, conv_id, sender_id, text, ts FROM messages WHERE mid > ?1 ORDER BY mid LIMIT ?2";
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.mid > ?1 ORDER BY m.mid LIMIT ?2";
+constexpr const char* kInsertNotification =
+    "INSERT INTO messages (mid, conv_id, sender_id, cid, text, ts, kind, title, data) "
+    "VALUES (?1, ?2, 0, ?3, ?4, ?5, 1, ?6, ?7)";
+constexpr const char* kInsertNotice = "INSERT INTO deliveries (user_id, mid, notice) VALUES (?1, ?2, 1)";
+constexpr const char* kRecipientsOf =
+    "SELECT d.user_id, coalesce(u.name, '(deleted)'), coalesce(d.delivered_at, 0), coalesce(d.read_at, 0) "
+    "FROM deliveries d LEFT JOIN users u ON u.id = d.user_id WHERE d.mid = ?1 ORDER BY u.name LIMIT 1000";
+constexpr const char* kMessageInfo =
+    "SELECT m.conv_id, m.sender_id, c.kind FROM messages m JOIN conversations c ON c.id = m.conv_id WHERE m.mid = ?1";
+constexpr const char* kOlderNotices =
+    "SELECT " CHATD_MESSAGE_COLUMNS " FROM deliveries d JOIN messages m ON m.mid = d.mid "
+    "WHERE d.user_id = ?1 AND d.notice = 1 AND d.mid < ?2 ORDER BY d.mid DESC LIMIT ?3";
+// Rooms and broadcasts keep no row per recipient: their marks say it (acked_upto: a device has
+// it; read_upto / broadcast_read: read). Members who joined after the message are not asked.
+constexpr const char* kRoomStatus =
+    "SELECT u.name, u.acked_upto >= ?2, mb.read_upto >= ?2 FROM members mb JOIN users u ON u.id = mb.user_id "
+    "WHERE mb.conv_id = ?1 AND mb.joined_mid < ?2 AND mb.user_id != ?3 ORDER BY u.name LIMIT 1000";
+constexpr const char* kEveryoneStatus =
+    "SELECT name, acked_upto >= ?1, broadcast_read >= ?1 FROM users WHERE joined_mid < ?1 AND id != ?2 "
+    "ORDER BY name LIMIT 1000";
 // The highest mid ever given out, also when a purge removed it.
 constexpr const char* kLastMid =
     "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), "
@@ -60,7 +80,14 @@ Status MessageStore::Prepare() {
                           {&marks_, kMarks},
                           {&mark_delivered_, kMarkDelivered},
                           {&set_acked_, kSetAcked},
-                          {&older_in_conv_, kOlderInConv}});
+                          {&older_in_conv_, kOlderInConv},
+                          {&insert_notification_, kInsertNotification},
+                          {&insert_notice_, kInsertNotice},
+                          {&recipients_of_, kRecipientsOf},
+                          {&message_info_, kMessageInfo},
+                          {&older_notices_, kOlderNotices},
+                          {&room_status_, kRoomStatus},
+                          {&everyone_status_, kEveryoneStatus}});
 }
 
 Status MessageStore::Reload() {
@@ -216,31 +243,34 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
   out->messages.clear();
   out->more = false;
   ConvId conv = 0;
-  if (!room.empty()) {
+  std::vector<std::shared_ptr<const std::string>> newest_first;
+  Status s;
+  if (room == "!notifications") {
+    if (!(s = NotificationHistory(user, before, limit, &newest_first)).ok()) return s;
+  } else if (!room.empty()) {
     RoomInfo info;
-    Status s = directory_->FindRoom(room, &info);
-    if (!s.ok()) return s;
+    if (!(s = directory_->FindRoom(room, &info)).ok()) return s;
     if (!Directory::IsMember(info.members, user.id)) return Status::Forbidden("join #" + info.name + " to read its history");
     conv = info.conv;
   } else if (with == "*") {
     conv = kBroadcastConv;
   } else {
     UserInfo peer;
-    Status s = directory_->FindUser(with, &peer);
-    if (!s.ok()) return s;
+    if (!(s = directory_->FindUser(with, &peer)).ok()) return s;
     s = directory_->DirectConv(user.id, peer.id, false, 0, &conv);
     if (s.code() == util::Code::kNotFound) return Status::Ok();  // never talked: empty history
     if (!s.ok()) return s;
   }
   std::vector<HistoryCache::Entry> page;
-  Status s = history_->usable() ? history_->Page(conv, before, limit + 1, &page) : Status::Ok();
-  if (!s.ok()) {
-    if (history_->usable()) return s;
-    page.clear();  // an untrusted cache: the whole page comes from SQLite
+  if (conv != 0) {
+    s = history_->usable() ? history_->Page(conv, before, limit + 1, &page) : Status::Ok();
+    if (!s.ok()) {
+      if (history_->usable()) return s;
+      page.clear();  // an untrusted cache: the whole page comes from SQLite
+    }
   }
-  std::vector<std::shared_ptr<const std::string>> newest_first;
   for (auto& e : page) newest_first.push_back(std::make_shared<const std::string>(std::move(e.json)));
-  if (static_cast<int>(page.size()) < limit + 1) {
+  if (conv != 0 && static_cast<int>(page.size()) < limit + 1) {
     // Older than the cache keeps: SQLite has it (unless purged).
     Mid below = page.empty() ? (before > 0 ? before : last_mid_ + 1) : page.back().mid;
     StmtScope st(older_in_conv_.get());
@@ -250,7 +280,7 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
     if (!(s = ReadMessageRows(older_in_conv_.get(), &rows, &n)).ok()) return s;
     for (const auto& r : rows) {
       std::shared_ptr<const std::string> json;
-      if (!(s = directory_->EncodeMessage(r.mid, r.conv, r.sender, r.text, r.ts, &json)).ok()) return s;
+      if (!(s = directory_->EncodeRow(r, &json)).ok()) return s;
       newest_first.push_back(std::move(json));
     }
   }
@@ -272,6 +302,192 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
   return Status::Ok();
 }
 
+Status MessageStore::NotificationHistory(const UserInfo& user, Mid before, int limit,
+                                         std::vector<std::shared_ptr<const std::string>>* newest_first) {
+  // Two indexed ranges (the broadcast feed, the user's notice rows), each newest limit + 1,
+  // merged: the newest limit + 1 of both.
+  Mid below = before > 0 ? before : last_mid_ + 1;
+  std::vector<MessageRow> rows;
+  int n = 0;
+  Status s;
+  for (SqliteStmt* st : {older_in_conv_.get(), older_notices_.get()}) {
+    StmtScope scope(st);
+    st->Bind(1, st == older_in_conv_.get() ? kBroadcastConv : user.id).Bind(2, below).Bind(3, limit + 1);
+    if (!(s = ReadMessageRows(st, &rows, &n)).ok()) return s;
+  }
+  std::sort(rows.begin(), rows.end(), [](const MessageRow& a, const MessageRow& b) { return a.mid > b.mid; });
+  if (static_cast<int>(rows.size()) > limit + 1) rows.resize(static_cast<size_t>(limit + 1));
+  for (const auto& r : rows) {
+    std::shared_ptr<const std::string> json;
+    if (!(s = directory_->EncodeRow(r, &json)).ok()) return s;
+    newest_first->push_back(std::move(json));
+  }
+  return Status::Ok();
+}
+
+Status MessageStore::PublishRecipients(const PublishRequest& req, std::vector<UserInfo>* recipients,
+                                       std::vector<std::string>* unknown) {
+  Status s;
+  if (!req.room.empty()) {
+    RoomInfo room;
+    if (!(s = directory_->FindRoom(req.room, &room)).ok()) return s;
+    for (UserId id : *room.members) {
+      UserInfo u;
+      u.id = id;
+      if (!(s = directory_->NameOf(id, &u.name)).ok()) return s;
+      recipients->push_back(std::move(u));
+    }
+    return Status::Ok();
+  }
+  for (const auto& name : req.to) {
+    UserInfo u;
+    s = directory_->FindUser(name, &u);
+    if (s.code() == util::Code::kNotFound) {
+      unknown->push_back(name);
+      continue;
+    }
+    if (!s.ok()) return s;
+    recipients->push_back(std::move(u));
+  }
+  std::sort(recipients->begin(), recipients->end(), [](const UserInfo& a, const UserInfo& b) { return a.id < b.id; });
+  recipients->erase(std::unique(recipients->begin(), recipients->end(),
+                                [](const UserInfo& a, const UserInfo& b) { return a.id == b.id; }),
+                    recipients->end());
+  if (unknown->empty()) return Status::Ok();
+  std::string names;
+  for (size_t i = 0; i < unknown->size() && i < 5; ++i) names += (i ? ", '" : "'") + (*unknown)[i] + "'";
+  if (unknown->size() > 5) names += " and " + std::to_string(unknown->size() - 5) + " more";
+  return Status::NotFound("no such user" + std::string(unknown->size() > 1 ? "s: " : ": ") + names +
+                          " (publish with \"create\":true to make them)");
+}
+
+Status MessageStore::Publish(const PublishRequest& req, const std::string& key_name, bool storage_full,
+                             PublishResult* out) {
+  *out = PublishResult{};
+  out->key_name = key_name;
+  out->everyone = req.everyone;
+  // A site's cid is its own per key; without one, the mid makes the row's cid unique.
+  std::string cid = req.cid.empty() ? std::string() : "pub:" + key_name + ":c:" + req.cid;
+  Status s;
+  if (!cid.empty()) {
+    StmtScope st(find_dup_.get());
+    st->Bind(1, int64_t{0}).Bind(2, cid);
+    if (st->Step(&s)) {
+      out->mid = st->Int(0);
+      out->ts = st->Int(1);
+      out->dup = true;
+    } else if (!s.ok()) {
+      return s;
+    }
+  }
+  if (out->dup) {
+    {
+      StmtScope info(message_info_.get());
+      info->Bind(1, out->mid);
+      if (info->Step(&s)) out->everyone = info->Int(0) == kBroadcastConv;
+      if (!s.ok()) return s;
+    }
+    StmtScope st(recipients_of_.get());
+    st->Bind(1, out->mid);
+    while (st->Step(&s)) out->recipients.push_back(UserInfo{st->Int(0), std::string(st->Text(1)), false});
+    return s;
+  }
+  std::vector<UserInfo> wanted;
+  if (!req.everyone && !(s = PublishRecipients(req, &wanted, &out->unknown)).ok()) return s;
+  int64_t bytes = static_cast<int64_t>(req.text.size() + req.title.size() + req.data.size());
+  for (auto& u : wanted) {
+    int64_t count = 0, used = 0;
+    if (!(s = PoolUsage(u.id, &count, &used)).ok()) return s;
+    if (count + 1 > limits_.pool_max_messages || used + bytes > limits_.pool_max_bytes) {
+      out->refused.push_back(u.name);
+    } else {
+      out->recipients.push_back(std::move(u));
+    }
+  }
+  if (!wanted.empty() && out->recipients.empty()) {
+    return Status::QuotaExceeded(wanted.size() == 1 ? wanted[0].name + " has too many undelivered messages waiting"
+                                                    : "every recipient has too many undelivered messages waiting");
+  }
+  if (storage_full) return Status::StorageFull("the server is out of disk space; try again later");
+
+  Mid mid = last_mid_ + 1;
+  ConvId conv = req.everyone ? kBroadcastConv : directory_->notification_conv();
+  if (cid.empty()) cid = "pub:" + key_name + ":m:" + std::to_string(mid);
+  {
+    StmtScope st(insert_notification_.get());
+    st->Bind(1, mid).Bind(2, conv).Bind(3, cid).Bind(4, req.text).Bind(5, req.ts);
+    if (req.title.empty()) st->BindNull(6); else st->Bind(6, req.title);
+    if (req.data.empty()) st->BindNull(7); else st->Bind(7, req.data);
+    if (!(s = st->Run()).ok()) return errors_->Record(s);
+  }
+  for (const auto& u : out->recipients) {
+    StmtScope st(insert_notice_.get());
+    st->Bind(1, u.id).Bind(2, mid);
+    if (!(s = st->Run()).ok()) return errors_->Record(s);
+    auto& use = pool_use_[u.id];
+    use.count += 1;
+    use.bytes += bytes;
+    directory_->Remember(u);
+  }
+  last_mid_ = mid;
+  out->json = std::make_shared<const std::string>(proto::EncodeNotification({mid, req.title, req.text, req.data, req.ts}));
+  if (req.everyone) {
+    history_->Put(conv, mid, req.ts, *out->json, 0, 0);
+    touched_convs_.insert(conv);
+  } else {
+    history_->AdvanceHighWater(mid);  // per-user notifications are read from SQLite
+  }
+  out->mid = mid;
+  out->ts = req.ts;
+  return Status::Ok();
+}
+
+Status MessageStore::DeliveryStatus(Mid mid, DeliveryReport* out) {
+  *out = DeliveryReport{};
+  out->mid = mid;
+  ConvId conv = 0;
+  UserId sender = 0;
+  ConvKind kind = ConvKind::kDirect;
+  Status s;
+  {
+    StmtScope info(message_info_.get());
+    info->Bind(1, mid);
+    if (!info->Step(&s)) return s.ok() ? Status::NotFound("no message " + std::to_string(mid)) : s;
+    conv = info->Int(0);
+    sender = info->Int(1);
+    kind = static_cast<ConvKind>(info->Int(2));
+  }
+  if (kind == ConvKind::kDirect || kind == ConvKind::kNotifications) {
+    StmtScope st(recipients_of_.get());
+    st->Bind(1, mid);
+    while (st->Step(&s)) {
+      RecipientStatus r;
+      r.user = std::string(st->Text(1));
+      r.delivered_at = st->Int(2);
+      r.read_at = st->Int(3);
+      r.delivered = r.delivered_at > 0;
+      r.read = r.read_at > 0;
+      out->recipients.push_back(std::move(r));
+    }
+    return s;
+  }
+  SqliteStmt* st = kind == ConvKind::kRoom ? room_status_.get() : everyone_status_.get();
+  StmtScope scope(st);
+  if (kind == ConvKind::kRoom) {
+    st->Bind(1, conv).Bind(2, mid).Bind(3, sender);
+  } else {
+    st->Bind(1, mid).Bind(2, sender);
+  }
+  while (st->Step(&s)) {
+    RecipientStatus r;
+    r.user = std::string(st->Text(0));
+    r.delivered = st->Int(1) != 0;
+    r.read = st->Int(2) != 0;
+    out->recipients.push_back(std::move(r));
+  }
+  return s;
+}
+
 Status MessageStore::CatchUpHistory(int64_t* copied) {
   *copied = 0;
   if (!history_->usable()) return Status::Unavailable("history cache is not trusted: " + history_->problem());
@@ -287,8 +503,13 @@ Status MessageStore::CatchUpHistory(int64_t* copied) {
     if (!(s = ReadMessageRows(st.get(), &rows, &n)).ok()) return s;
     if (rows.empty()) break;
     for (const auto& r : rows) {
+      after = r.mid;
+      if (r.conv == directory_->notification_conv()) {
+        history_->AdvanceHighWater(r.mid);  // per-user notifications are read from SQLite
+        continue;
+      }
       std::shared_ptr<const std::string> json;
-      if (!(s = directory_->EncodeMessage(r.mid, r.conv, r.sender, r.text, r.ts, &json)).ok()) return s;
+      if (!(s = directory_->EncodeRow(r, &json)).ok()) return s;
       bool direct = false;
       UserId a = 0, b = 0;
       if (!(s = directory_->Parties(r.conv, &direct, &a, &b)).ok()) return s;
@@ -298,7 +519,6 @@ Status MessageStore::CatchUpHistory(int64_t* copied) {
       }
       history_->Put(r.conv, r.mid, r.ts, *json, a, b);
       touched_convs_.insert(r.conv);
-      after = r.mid;
     }
     if (!(s = history_->Flush()).ok()) return s;
     *copied += n;

@@ -42,6 +42,15 @@ class MessageStore {
   // StorageFull (`storage_full`, checked after those, so a resend is still answered).
   util::Status Send(const SendRequest& req, bool storage_full, int64_t now_ms, SendResult* out);
 
+  // Stores a site's notification (see PublishRequest; the API key is checked already and is
+  // `key_name`): to users and room members, one row in the notification conversation and a
+  // delivery row each; to everyone, a row in the broadcast feed. Users whose pool is full are
+  // left out (refused); all of them: QuotaExceeded. NotFound lists unknown names in
+  // out->unknown (callers that `create` make them first). StorageFull after the dup check.
+  util::Status Publish(const PublishRequest& req, const std::string& key_name, bool storage_full, PublishResult* out);
+  // Who got message `mid` and who read it. NotFound when there is no such message.
+  util::Status DeliveryStatus(Mid mid, DeliveryReport* out);
+
   // The user's devices have everything up to `upto`: their undelivered rows up to there
   // become delivered.
   util::Status Ack(UserId user, Mid upto, int64_t now_ms);
@@ -68,6 +77,12 @@ class MessageStore {
   util::Status Prepare();
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
   util::Status Insert(Mid mid, ConvId conv, const SendRequest& req);
+  // The "!notifications" history: broadcasts and the user's notifications, newest first.
+  util::Status NotificationHistory(const UserInfo& user, Mid before, int limit,
+                                   std::vector<std::shared_ptr<const std::string>>* newest_first);
+  // Who a publish goes to: `recipients` (sorted, each once), or the names that are no users.
+  util::Status PublishRecipients(const PublishRequest& req, std::vector<UserInfo>* recipients,
+                                 std::vector<std::string>* unknown);
 
   SqliteDb* db_;
   Directory* directory_;
@@ -84,7 +99,8 @@ class MessageStore {
   std::set<UserId> touched_users_;
 
   std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, marks_, mark_delivered_,
-      set_acked_, older_in_conv_;
+      set_acked_, older_in_conv_, insert_notification_, insert_notice_, recipients_of_, message_info_,
+      older_notices_, room_status_, everyone_status_;
 };
 
 }  // namespace chatd::store

@@ -22,6 +22,14 @@ constexpr const char* kUserConvs =
 constexpr const char* kBroadcastUnread =
     "SELECT count(*) FROM (SELECT 1 FROM messages m, users u WHERE u.id = ?1 AND m.conv_id = 1 "
     "  AND m.mid > max(u.broadcast_read, u.joined_mid) AND m.sender_id != ?1 LIMIT 1000)";
+// The site's notifications to the user above the same marker (the feed is one: broadcasts and
+// notifications, read together).
+constexpr const char* kNoticeUnread =
+    "SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.user_id = ?1 AND d.notice = 1 "
+    "  AND d.mid > (SELECT broadcast_read FROM users WHERE id = ?1) LIMIT 1000)";
+constexpr const char* kMarkNoticesRead =
+    "UPDATE deliveries SET read_at = ?4, delivered_at = coalesce(delivered_at, ?4) "
+    "WHERE user_id = ?1 AND notice = 1 AND mid > ?2 AND mid <= ?3 AND read_at IS NULL";
 constexpr const char* kRoomsOwned = "SELECT count(*) FROM conversations WHERE kind = 2 AND owner_id = ?1";
 constexpr const char* kIsInvited = "SELECT 1 FROM invites WHERE conv_id = ?1 AND user_id = ?2";
 constexpr const char* kInsertInvite =
@@ -50,6 +58,8 @@ Status RoomStore::Open(SqliteDb* db, Directory* directory, MessageStore* message
 Status RoomStore::Prepare() {
   return db_->PrepareAll({{&user_convs_, kUserConvs},
                           {&broadcast_unread_, kBroadcastUnread},
+                          {&notice_unread_, kNoticeUnread},
+                          {&mark_notices_read_, kMarkNoticesRead},
                           {&rooms_owned_, kRoomsOwned},
                           {&is_invited_, kIsInvited},
                           {&insert_invite_, kInsertInvite},
@@ -101,11 +111,14 @@ Status RoomStore::LoadUserState(UserId user, UserState* out) {
       out->rooms.push_back(std::move(room));
     }
   }
-  {
-    StmtScope b(broadcast_unread_.get());
-    b->Bind(1, user);
-    if (b->Step(&s) && b->Int(0) > 0) out->unread.emplace_back("!notifications", b->Int(0));
+  int64_t feed = 0;
+  for (SqliteStmt* st : {broadcast_unread_.get(), notice_unread_.get()}) {
+    StmtScope scope(st);
+    st->Bind(1, user);
+    if (st->Step(&s)) feed += st->Int(0);
+    if (!s.ok()) return s;
   }
+  if (feed > 0) out->unread.emplace_back("!notifications", std::min<int64_t>(feed, 1000));
   std::sort(out->rooms.begin(), out->rooms.end(), [](const RoomInfo& x, const RoomInfo& y) {
     return proto::FoldName(x.name) < proto::FoldName(y.name);
   });
@@ -205,9 +218,14 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
     }
     out->upto = std::max(old, upto);
     if (upto <= old) return Status::Ok();
-    StmtScope st(set_broadcast_read_.get());
-    st->Bind(1, user.id).Bind(2, upto);
-    return Write(set_broadcast_read_.get());
+    {
+      StmtScope st(set_broadcast_read_.get());
+      st->Bind(1, user.id).Bind(2, upto);
+      if (!(s = Write(set_broadcast_read_.get())).ok()) return s;
+    }
+    StmtScope st(mark_notices_read_.get());
+    st->Bind(1, user.id).Bind(2, old).Bind(3, upto).Bind(4, now_ms);
+    return Write(mark_notices_read_.get());
   }
   ConvId conv = 0;
   if (!room.empty()) {

@@ -23,7 +23,8 @@ struct UserInfo {
   bool admin = false;
 };
 
-enum class ConvKind { kDirect = 1, kRoom = 2, kBroadcast = 3 };
+// conversations.kind. kNotifications: the one conversation of notifications to users (schema 005).
+enum class ConvKind { kDirect = 1, kRoom = 2, kBroadcast = 3, kNotifications = 4 };
 
 // The broadcast feed is conversation 1 (schema 002 creates it).
 inline constexpr ConvId kBroadcastConv = 1;
@@ -120,6 +121,49 @@ struct UserRecord {
   std::string password_hash;  // '' for accounts that log in only with site tokens
   int64_t created_at = 0;
   bool site_user = false;     // made by a web site's signed token (not a local account)
+};
+
+// --- what a web site's backend asks (store/site_store.h) ----------------------------------------
+
+// A site's notification (POST /api/publish, /push): to users, a room's members, or everyone.
+struct PublishRequest {
+  std::string key_hash;          // SHA-256 (hex) of the API key the request came with
+  std::vector<std::string> to;   // user names as the site has them
+  bool everyone = false;
+  std::string room;
+  std::string title, text, data;  // data: a JSON object, compact ("" = none)
+  std::string cid;                // the site's id for it: a retry with the same cid is a dup
+  bool create = false;            // unknown names become site users instead of a refusal
+  int64_t ts = 0;
+};
+
+struct PublishResult {
+  std::string key_name;  // the API key's name
+  Mid mid = 0;
+  int64_t ts = 0;
+  bool dup = false;       // this cid was published before: nothing stored or delivered again
+  bool everyone = false;
+  std::vector<UserInfo> recipients;  // stored for them (sorted by id, each once)
+  std::vector<std::string> refused;  // their pool is full: not stored for them
+  std::vector<std::string> unknown;  // with not_found: the names that are no users
+  std::shared_ptr<const std::string> json;  // the notification frame; empty when dup
+};
+
+// Who got a message and who read it (GET /api/messages/<mid>).
+struct RecipientStatus {
+  std::string user;
+  int64_t delivered_at = 0, read_at = 0;  // ms; 0 = not yet, or not known (rooms, broadcasts)
+  bool delivered = false, read = false;
+};
+struct DeliveryReport {
+  Mid mid = 0;
+  std::vector<RecipientStatus> recipients;  // sorted by name
+};
+
+// An API key as `chatd apikey list` shows it (the key itself is never kept).
+struct ApiKeyInfo {
+  std::string name;
+  int64_t created_at = 0, revoked_at = 0;  // 0: not revoked
 };
 
 }  // namespace chatd::store

@@ -468,16 +468,10 @@ TEST_CASE("catch-up: messages of the batch being written are not missed by a cur
 }
 
 // Arms fault points for one test and disarms them however it ends.
-struct ArmedFaults {
-  explicit ArmedFaults(const char* spec) { util::ArmFaults(spec); }
-  ~ArmedFaults() { util::ArmFaults(""); }
-  ArmedFaults(const ArmedFaults&) = delete;
-  ArmedFaults& operator=(const ArmedFaults&) = delete;
-};
 
 TEST_CASE("history cache: a failed cache write never hides acked messages from history or catch-up") {
   Fixture f;
-  ArmedFaults faults("");
+  chatd::testing::ArmedFaults faults("");
   std::vector<store::Mid> all;
   all.push_back(f.SendOk(f.alice, "bob", "before"));
   util::ArmFaults("history-write");  // the cache's disk is full: its writes fail, SQLite's do not
@@ -506,7 +500,11 @@ TEST_CASE("history cache: a failed cache write never hides acked messages from h
   CHECK_FALSE(f.engine->history_needs_recovery());
   CHECK(f.engine->history().high_water() == all.back());
   std::vector<store::HistoryCache::Entry> cached;
-  REQUIRE(f.engine->history().Range(2, 0, 100, &cached).ok());  // conversation 2: alice and bob
+  std::unique_ptr<store::SqliteStmt> conv;  // alice and bob's conversation
+  REQUIRE(f.engine->db().Prepare("SELECT id FROM conversations WHERE kind = 1", &conv).ok());
+  util::Status st;
+  REQUIRE(conv->Step(&st));
+  REQUIRE(f.engine->history().Range(conv->Int(0), 0, 100, &cached).ok());
   std::vector<store::Mid> cached_mids;
   for (auto& e : cached) cached_mids.push_back(e.mid);
   CHECK(cached_mids == all);
@@ -517,7 +515,7 @@ TEST_CASE("history cache: a failed cache write never hides acked messages from h
 
 TEST_CASE("history cache: recovery that fails again keeps answering from SQLite, and a restart with a cache that cannot be written still serves") {
   Fixture f;
-  ArmedFaults faults("");
+  chatd::testing::ArmedFaults faults("");
   std::vector<store::Mid> all;
   util::ArmFaults("history-write");
   for (int i = 0; i < 5; ++i) all.push_back(f.SendOk(f.alice, "bob", "m"));
