@@ -11,6 +11,7 @@
 #include <set>
 
 #include "admin/data_cmd.h"
+#include "admin/key_cmd.h"
 #include "admin/user_cmd.h"
 #include "util/log.h"
 
@@ -104,6 +105,21 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
       ->group(msg);
   b.Bind("history-max-days", c.history_max_days, "Days kept in the history cache (0 = forever)")->group(msg);
   b.Bind("presence-grace-ms", c.presence_grace_ms, "A reconnect within this many ms is not announced")->group(msg);
+  const char* site = "Site integration";
+  b.Bind("push-listen", c.push_listen, "ADDR:PORT of a second listener for /push only, like web-msg-sender's 2121 "
+                                       "(empty = off)")
+      ->group(site);
+  b.Bind("push-open", c.push_open, "/push on push-listen needs no API key (loopback addresses only)")->group(site);
+  b.Bind("publish-rate", c.publish_rate, "Publishes per second one API key may make, sustained")->group(site);
+  b.Bind("publish-burst", c.publish_burst, "Publishes one API key may make at once")->group(site);
+  b.Bind("webhook-url", c.webhook_url, "Where chatd POSTs events for your site's backend (empty = off)")->group(site);
+  b.Bind("webhook-secret", c.webhook_secret, "Key of the events' HMAC-SHA256 signature (X-Chatd-Signature)")
+      ->group(site);
+  b.Bind("webhook-undelivered-after", c.webhook_undelivered_after,
+         "Seconds a message may wait unacked by every device before message.undelivered is sent")
+      ->group(site);
+  b.Bind("webhook-queue-max", c.webhook_queue_max, "Events waiting to be sent; past it the oldest are dropped")
+      ->group(site);
   b.Bind("log-level", c.log_level, "err, warn, notice, info or debug")
       ->group("Logging")
       ->check(CLI::IsMember({"err", "warn", "notice", "info", "debug"}));
@@ -131,9 +147,8 @@ std::string EffectiveSettings(CLI::App& app, const std::vector<std::string>& key
       }
       return q + "\"";
     };
-    if (key == "site-secret") {
-      out += values.empty() || values[0].empty() ? "site-secret = \"\"\n"
-                                                 : "# site-secret = (set; not shown)\n";
+    if (key == "site-secret" || key == "webhook-secret") {
+      out += values.empty() || values[0].empty() ? key + " = \"\"\n" : "# " + key + " = (set; not shown)\n";
       continue;
     }
     out += key + " = ";
@@ -157,6 +172,7 @@ const char* kFooter = R"(Examples:
   chatd check-config --config chatd.conf   validate a config file and print the result
   echo 'secret-pass' | chatd user add alice --admin
   chatd user list
+  KEY=$(chatd apikey add mysite)           a key for your site's backend (docs/http-api.md)
   chatd purge --delivered --older-than 30d --dry-run
   chatd stats
   chatd backup /var/backups/chatd-$(date +%F).db
@@ -227,6 +243,8 @@ int RunCli(int argc, const char* const* argv, const ServeFn& serve, std::ostream
   users.Register(app);
   DataCommands data;
   data.Register(app);
+  KeyCommands api_keys;
+  api_keys.Register(app);
   for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) sub->fallthrough();
 
   try {
@@ -267,6 +285,7 @@ int RunCli(int argc, const char* const* argv, const ServeFn& serve, std::ostream
   }
   if (users.parsed()) return users.Run(cfg, out, err, read_password);
   if (data.parsed()) return data.Run(cfg, out, err);
+  if (api_keys.parsed()) return api_keys.Run(cfg, out, err);
   if (serve_cmd->parsed() || app.get_subcommands().empty()) return serve(cfg);
   err << "chatd: nothing to do\n";
   return 2;

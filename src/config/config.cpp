@@ -108,6 +108,10 @@ util::Status Config::Validate() {
       {"history-max-messages", history_max_messages, 1, 100'000'000},
       {"history-max-days", history_max_days, 0, 100'000},
       {"presence-grace-ms", presence_grace_ms, 0, 600'000},
+      {"publish-rate", publish_rate, 1, 10'000'000},
+      {"publish-burst", publish_burst, 1, 10'000'000},
+      {"webhook-undelivered-after", webhook_undelivered_after, 1, 30 * 24 * 3600},
+      {"webhook-queue-max", webhook_queue_max, 1, 100'000'000},
   };
   for (const auto& r : ranges) {
     s = CheckRange(r.key, r.value, r.lo, r.hi);
@@ -118,6 +122,24 @@ util::Status Config::Validate() {
   if (max_text + 1024 > max_frame) max_text = max_frame - 1024;
   if (!site_secret.empty() && site_secret.size() < 32) {
     return Bad("site-secret", "must be at least 32 characters (or empty to turn site tokens off)");
+  }
+  push_host.clear();
+  push_port = 0;
+  if (!push_listen.empty()) {
+    s = ParseListen(push_listen, &push_host, &push_port);
+    if (!s.ok()) return Bad("push-listen", s.message().substr(s.message().find(": ") + 2));
+  }
+  if (push_open && (push_listen.empty() || !IsLoopbackHost(push_host))) {
+    return Bad("push-open", "works only with a push-listen on a loopback address (127.0.0.1, ::1): anyone who can "
+                            "reach an open /push can notify your users");
+  }
+  if (!webhook_url.empty()) {
+    if (webhook_url.rfind("http://", 0) != 0 && webhook_url.rfind("https://", 0) != 0) {
+      return Bad("webhook-url", "must start with http:// or https://");
+    }
+    if (webhook_secret.size() < 16) {
+      return Bad("webhook-secret", "must be at least 16 characters when webhook-url is set (it signs the events)");
+    }
   }
   return util::Status::Ok();
 }

@@ -51,6 +51,16 @@ struct Config {
   int history_max_days = 365;              // ... and its age; 0 = forever
   int presence_grace_ms = 5000;            // a reconnect within this sends no presence change
 
+  // --- a web site's backend (docs/http-api.md) -------------------------------------------------
+  std::string push_listen;                 // ADDR:PORT of a second listener for /push only (empty = off)
+  bool push_open = false;                  // /push on that listener needs no key (loopback addresses only)
+  int publish_rate = 200;                  // publishes per second one API key may make (sustained)
+  int publish_burst = 1000;                // ... and at once
+  std::string webhook_url;                 // where events are POSTed (empty = no webhooks)
+  std::string webhook_secret;              // HMAC-SHA256 key of the X-Chatd-Signature header
+  int webhook_undelivered_after = 60;      // seconds a message may stay unacked before message.undelivered
+  int webhook_queue_max = 10000;           // events waiting to be sent; past it the oldest are dropped
+
   // --- logging ----------------------------------------------------------------------------
   std::string log_level = "notice";        // err | warn | notice | info | debug
 
@@ -58,6 +68,8 @@ struct Config {
   std::string listen_host;
   int listen_port = 0;
   bool registration_open = false;
+  std::string push_host;  // from `push-listen`; push_port 0 with an empty host: off
+  int push_port = 0;
 
   // Checks every field; on success fills the derived fields above.
   // Returns BadRequest naming the key and the problem ("listen: ...").
