@@ -17,8 +17,8 @@ mode=${1:-run}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 build_deps=(build-essential cmake pkg-config libwebsockets-dev libsqlite3-dev librocksdb-dev libcjson-dev
-            libcli11-dev doctest-dev libsodium-dev)
-test_deps=(python3 python3-websockets chromium curl sqlite3 procps)
+            libcli11-dev doctest-dev libsodium-dev libcurl4-openssl-dev)
+test_deps=(python3 python3-websockets chromium curl sqlite3 procps php-cli php-curl)
 # Node.js and npm for the page's browser test: Debian's, unless the machine already has them.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   test_deps+=(nodejs npm)

@@ -48,3 +48,4 @@ CREATE TABLE webhook_checks (
   user_id INTEGER NOT NULL,
   mid     INTEGER NOT NULL
 );
+CREATE INDEX webhook_checks_due ON webhook_checks (due_at);

@@ -18,6 +18,7 @@
 #include "core/chat_service.h"
 #include "net/http_api.h"
 #include "net/lws_server.h"
+#include "net/site_api.h"
 #include "net/ws_endpoint.h"
 #include "store/data_dir.h"
 #include "store/engine.h"
@@ -100,10 +101,13 @@ int Serve(chatd::config::Config& cfg) {
   co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
   co.outbound_limit = static_cast<size_t>(cfg.outbound_limit);
   co.presence_grace_ms = cfg.presence_grace_ms;
+  co.publish_rate = cfg.publish_rate;
+  co.publish_burst = cfg.publish_burst;
   // The connections first (the core writes to them), then the core, then what feeds it.
   net::WsEndpoint ws(cfg);
-  core::ChatService service(co, &auth_service, &chat_store, &ws, &clock);
-  net::HttpApi http(cfg, &auth_service, &chat_store, &service);
+  core::ChatService service(co, &auth_service, &chat_store, &ws, &clock, &chat_store);
+  net::SiteApi site_api(cfg, service.publisher(), &chat_store);
+  net::HttpApi http(cfg, &auth_service, &chat_store, &service, &site_api);
   net::LwsServer server(cfg, &completions, &chat_store, &ws, &http, &service);
   s = server.Start();
   if (!s.ok()) {
@@ -120,8 +124,9 @@ int Serve(chatd::config::Config& cfg) {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  std::printf("chatd serving on %s (data in %s, registration %s)\n", server.url().c_str(), dir->path().c_str(),
-              cfg.registration_open ? "open" : "closed");
+  std::string push = server.push_url().empty() ? "" : ", push on " + server.push_url();
+  std::printf("chatd serving on %s (data in %s, registration %s%s)\n", server.url().c_str(), dir->path().c_str(),
+              cfg.registration_open ? "open" : "closed", push.c_str());
   std::fflush(stdout);
   LOG_NOTICE("listening on %s", server.url().c_str());
   LOG_INFO("start-up took %.1f ms (%.1f ms opening the data)", ms_since(t_start), t_data);

@@ -21,7 +21,7 @@ unsigned long long Id(SessionId sid) { return static_cast<unsigned long long>(si
 }  // namespace
 
 ChatService::ChatService(ServiceOptions options, AuthService* auth, store::ChatStore* store, Outbox* outbox,
-                         const util::Clock* clock)
+                         const util::Clock* clock, store::SiteStore* site)
     : options_(options),
       clock_(clock),
       sessions_(options.max_inflight),
@@ -35,7 +35,12 @@ ChatService::ChatService(ServiceOptions options, AuthService* auth, store::ChatS
              [this](SessionId sid) { ReleaseHeld(sid); }),
       messaging_(options.max_text, options.page_bytes, &sessions_, store, &router_, &online_, &announcer_,
                  &send_limiter_, &budget_, clock, [this](SessionId sid) { BudgetFreed(sid); }),
-      rooms_(options.typing_interval_ms, &sessions_, store, &router_, &presence_, &online_, clock) {}
+      rooms_(options.typing_interval_ms, &sessions_, store, &router_, &presence_, &online_, clock) {
+  if (site) {
+    publisher_ = std::make_unique<Publisher>(options.publish_rate, options.publish_burst, site, &router_, &presence_,
+                                             &online_, clock);
+  }
+}
 
 void ChatService::OnOpen(SessionId sid, OpenInfo info) {
   Session& s = sessions_.Open(sid);
@@ -74,6 +79,7 @@ void ChatService::Tick() {
   announcer_.Tick();
   send_limiter_.Prune(now);
   room_limiter_.Prune(now);
+  if (publisher_) publisher_->Tick();
 }
 
 void ChatService::OnTokenRevoked(const std::string& token_hash) {

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,12 +36,14 @@
 #include "core/outbox.h"
 #include "core/presence_announcer.h"
 #include "core/presence_map.h"
+#include "core/publisher.h"
 #include "core/rate_limiter.h"
 #include "core/room_requests.h"
 #include "core/router.h"
 #include "core/sessions.h"
 #include "proto/messages.h"
 #include "store/chat_store.h"
+#include "store/site_store.h"
 #include "util/clock.h"
 
 namespace chatd::core {
@@ -62,6 +65,8 @@ struct ServiceOptions {
   // catch-up pages are reserved against it before they are built (OutboundBudget).
   size_t outbound_limit = 8 << 20;
   size_t page_bytes = 1 << 20;  // a history answer or catch-up page is cut near this size
+  double publish_rate = 200;    // a site's publishes per second per API key, sustained
+  double publish_burst = 1000;  // and at once
 };
 
 struct OpenInfo {
@@ -72,8 +77,9 @@ struct OpenInfo {
 class ChatService {
  public:
   // Every pointer must outlive the service.
+  // `site` (optional): what a web site's backend may do (Publisher); without it, nothing.
   ChatService(ServiceOptions options, AuthService* auth, store::ChatStore* store, Outbox* outbox,
-              const util::Clock* clock);
+              const util::Clock* clock, store::SiteStore* site = nullptr);
 
   void OnOpen(SessionId sid, OpenInfo info);
   // One complete WebSocket text message (possibly several newline-separated requests).
@@ -91,6 +97,8 @@ class ChatService {
   const PresenceMap& presence() const { return presence_; }
   size_t rate_buckets() const { return send_limiter_.size() + room_limiter_.size(); }
   size_t rooms_tracked() const { return online_.rooms_tracked(); }
+  // A site's notifications and presence questions; null without a SiteStore.
+  Publisher* publisher() { return publisher_.get(); }
 
  private:
   void HandleLine(SessionId sid, std::string_view line);
@@ -118,6 +126,7 @@ class ChatService {
   LoginFlow login_;
   Messaging messaging_;
   RoomRequests rooms_;
+  std::unique_ptr<Publisher> publisher_;
   // Sessions in open order with their hello deadline (monotonic ms): Tick() pops expired ones.
   std::deque<std::pair<int64_t, SessionId>> hello_deadlines_;
 };

@@ -19,24 +19,6 @@ namespace {
 constexpr size_t kMaxBody = 64 * 1024;
 constexpr size_t kChunk = 64 * 1024;
 
-int HttpStatusFor(util::Code code) {
-  switch (code) {
-    case util::Code::kOk: return 200;
-    case util::Code::kBadRequest: return 400;
-    case util::Code::kUnauthorized: return 401;
-    case util::Code::kForbidden: return 403;
-    case util::Code::kNotFound: return 404;
-    case util::Code::kTooLarge: return 413;
-    case util::Code::kRateLimited: return 429;
-    case util::Code::kConflict: return 409;
-    case util::Code::kQuotaExceeded: return 429;
-    case util::Code::kStorageFull: return 507;
-    case util::Code::kUnavailable: return 503;
-    case util::Code::kInternal: return 500;
-  }
-  return 500;
-}
-
 std::string CookieHeader(const std::string& token, int max_age_s) {
   return std::string("set-cookie: ") + kSessionCookie + "=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
          std::to_string(max_age_s);
@@ -66,7 +48,7 @@ void HttpApi::RespondError(uint64_t rid, const Status& status, std::vector<std::
   RespondJson(rid, HttpStatusFor(status.code()), proto::EncodeHttpError(status), std::move(headers));
 }
 
-int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path) {
+int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_listener) {
   if (pss->id) requests_.erase(pss->id);  // keep-alive: a new request on the same connection
   uint64_t rid = next_id_++;
   pss->id = rid;
@@ -75,6 +57,7 @@ int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path) {
   requests_[rid] = std::move(owned);
   r.wsi = wsi;
   r.path = path ? path : "/";
+  r.push_listener = push_listener;
   if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
     r.method = "POST";
   } else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
@@ -91,7 +74,13 @@ int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path) {
   r.cookie_token = CookieValue(Header(wsi, WSI_TOKEN_HTTP_COOKIE), kSessionCookie);
   std::string auth = Header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   if (auth.rfind("Bearer ", 0) == 0) r.bearer = auth.substr(7);
+  r.request_type = Header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+  if (push_listener && r.path != "/push") {
+    Respond(rid, 404, "text/plain; charset=utf-8", "this listener serves /push only\n");
+    return 0;
+  }
 
+  if (site_api_ && SiteApi::Handles(r.method, r.path)) r.query = QueryArgs(wsi);
   if (r.method == "POST") {
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
       // lws 4.1.6 does not decode chunked request bodies: answer clearly, and close, since the
@@ -113,6 +102,10 @@ int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path) {
   if (r.method == "OTHER") {
     RespondError(rid, Status::BadRequest("method not allowed"));
     r.status = 405;
+    return 0;
+  }
+  if (site_api_ && SiteApi::Handles(r.method, r.path)) {
+    DispatchSite(rid);
     return 0;
   }
   if (r.path == "/healthz") {
@@ -200,7 +193,27 @@ void HttpApi::Dispatch(uint64_t rid) {
     return;
   }
   if (r.path == "/api/logout") return Logout(rid, !r.bearer.empty() ? r.bearer : r.cookie_token);
+  if (site_api_ && SiteApi::Handles(r.method, r.path)) return DispatchSite(rid);
   RespondError(rid, Status::NotFound("no such API: " + r.path));
+}
+
+void HttpApi::DispatchSite(uint64_t rid) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end()) return;
+  Request& r = *it->second;
+  if (shutting_down_) return RespondError(rid, Status::Unavailable("the server is shutting down"));
+  SiteCall call;
+  call.method = r.method;
+  call.path = r.path;
+  call.query = std::move(r.query);
+  call.body = std::move(r.body);
+  call.content_type = r.request_type;
+  call.bearer = r.bearer;
+  call.push_listener = r.push_listener;
+  site_api_->Handle(std::move(call), [this, rid](int status, std::string type, std::string body,
+                                                 std::vector<std::string> headers) {
+    Respond(rid, status, std::move(type), std::move(body), std::move(headers));
+  });
 }
 
 void HttpApi::Login(uint64_t rid, const std::string& user, const std::string& password, const std::string& peer) {

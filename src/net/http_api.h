@@ -4,6 +4,7 @@
 //   GET  /, /app.js, ...  the page (StaticSite), with ETag / If-None-Match; HEAD too
 //   GET  /healthz         200 {"ok":true} when the store answers, 503 otherwise
 //   POST /api/register, /api/login, /api/logout
+//   the calls of a site's backend (SiteApi: /api/publish, /push, /api/messages, ...)
 // Requests that need the store or password hashing are answered later: a request is kept
 // under its id, the completion fills in the response and asks for WRITEABLE; a request whose
 // connection closed meanwhile is forgotten (its id is gone). Bodies need a Content-Length and
@@ -16,12 +17,14 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
 #include "core/auth_service.h"
 #include "core/chat_service.h"
 #include "net/lws_helpers.h"
+#include "net/site_api.h"
 #include "net/static_site.h"
 #include "store/chat_store.h"
 #include "util/status.h"
@@ -30,11 +33,14 @@ namespace chatd::net {
 
 class HttpApi {
  public:
-  HttpApi(const config::Config& config, core::AuthService* auth, store::ChatStore* store, core::ChatService* service)
-      : config_(config), auth_(auth), store_(store), service_(service), site_(config.www) {}
+  // `site` (optional) answers the calls of a site's backend.
+  HttpApi(const config::Config& config, core::AuthService* auth, store::ChatStore* store, core::ChatService* service,
+          SiteApi* site = nullptr)
+      : config_(config), auth_(auth), store_(store), service_(service), site_api_(site), site_(config.www) {}
 
-  // The lws HTTP callbacks of one request on `wsi` (its id lives in `pss`).
-  int OnRequest(lws* wsi, SessionPss* pss, const char* path);
+  // The lws HTTP callbacks of one request on `wsi` (its id lives in `pss`). `push_listener`:
+  // it came in on push-listen, which serves /push only.
+  int OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_listener = false);
   int OnBody(SessionPss* pss, const char* in, size_t len);
   int OnBodyDone(SessionPss* pss);
   int OnWriteable(lws* wsi, SessionPss* pss);
@@ -49,7 +55,9 @@ class HttpApi {
     lws* wsi = nullptr;
     std::string method, path, body;
     bool too_large = false;
-    std::string origin, host, cookie_token, bearer, peer;
+    std::string origin, host, cookie_token, bearer, peer, request_type;  // request_type: its Content-Type
+    std::vector<std::pair<std::string, std::string>> query;
+    bool push_listener = false;
     // the response
     bool ready = false, headers_sent = false, head = false;
     bool close_after = false;  // close the connection once the response is written
@@ -60,6 +68,7 @@ class HttpApi {
   };
 
   void Dispatch(uint64_t rid);
+  void DispatchSite(uint64_t rid);
   void Login(uint64_t rid, const std::string& user, const std::string& password, const std::string& peer);
   void Logout(uint64_t rid, const std::string& token);
   void Respond(uint64_t rid, int status, std::string content_type, std::string body,
@@ -73,6 +82,7 @@ class HttpApi {
   core::AuthService* auth_;
   store::ChatStore* store_;
   core::ChatService* service_;
+  SiteApi* site_api_;
   StaticSite site_;
   bool shutting_down_ = false;
   uint64_t next_id_ = 1;

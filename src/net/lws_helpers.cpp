@@ -15,6 +15,19 @@ std::string Header(lws* wsi, enum lws_token_indexes token) {
   return value;
 }
 
+std::vector<std::pair<std::string, std::string>> QueryArgs(lws* wsi) {
+  std::vector<std::pair<std::string, std::string>> args;
+  std::string buf(kMaxHeaderBytes + 1, '\0');
+  for (int i = 0; i < 256; ++i) {
+    int n = lws_hdr_copy_fragment(wsi, buf.data(), static_cast<int>(buf.size()), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) break;
+    std::string_view arg(buf.data(), static_cast<size_t>(n));
+    size_t eq = arg.find('=');
+    args.emplace_back(std::string(arg.substr(0, eq)), eq == std::string_view::npos ? "" : std::string(arg.substr(eq + 1)));
+  }
+  return args;
+}
+
 std::string CookieValue(std::string_view cookies, std::string_view name) {
   size_t pos = 0;
   while (pos < cookies.size()) {
@@ -66,6 +79,24 @@ void SetCloseReason(lws* wsi, int code, std::string_view reason) {
   std::string text(reason.substr(0, 100));
   lws_close_reason(wsi, static_cast<enum lws_close_status>(code), reinterpret_cast<unsigned char*>(text.data()),
                    text.size());
+}
+
+int HttpStatusFor(util::Code code) {
+  switch (code) {
+    case util::Code::kOk: return 200;
+    case util::Code::kBadRequest: return 400;
+    case util::Code::kUnauthorized: return 401;
+    case util::Code::kForbidden: return 403;
+    case util::Code::kNotFound: return 404;
+    case util::Code::kTooLarge: return 413;
+    case util::Code::kRateLimited: return 429;
+    case util::Code::kConflict: return 409;
+    case util::Code::kQuotaExceeded: return 429;
+    case util::Code::kStorageFull: return 507;
+    case util::Code::kUnavailable: return 503;
+    case util::Code::kInternal: return 500;
+  }
+  return 500;
 }
 
 }  // namespace chatd::net

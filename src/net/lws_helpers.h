@@ -12,9 +12,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <libwebsockets.h>
+
+#include "util/status.h"
 
 namespace chatd::net {
 
@@ -29,6 +32,9 @@ inline constexpr char kSessionCookie[] = "chatd_session";
 
 // The value of header `token` of the request on `wsi`, "" if absent or longer than the limit.
 std::string Header(lws* wsi, enum lws_token_indexes token);
+// The query string's name=value pairs, in order, as lws decoded them (each '&'-separated part
+// is a fragment of WSI_TOKEN_HTTP_URI_ARGS, %-escapes already decoded).
+std::vector<std::pair<std::string, std::string>> QueryArgs(lws* wsi);
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), "" if absent.
 std::string CookieValue(std::string_view cookies, std::string_view name);
 // Whether a request with this Origin (and Host) may act with the user's credentials.
@@ -37,6 +43,8 @@ bool OriginAllowed(std::string_view origin, std::string_view host, const std::ve
 std::string PeerAddress(lws* wsi);
 // Text of an accepted socket's address, IPv4-mapped IPv6 as IPv4.
 std::string AddressText(const sockaddr_storage& addr);
+// The HTTP status that answers a Status of this code (400, 401, ..., 507).
+int HttpStatusFor(util::Code code);
 // Sets the close code and reason lws sends when the callback then returns -1.
 void SetCloseReason(lws* wsi, int code, std::string_view reason);
 

@@ -50,6 +50,10 @@ int WsTrampoline(lws* wsi, enum lws_callback_reasons reason, void* user, void* i
 // (bench/idle, bench/fanout): the default stays 4 KiB.
 // tx_packet_size must be set: left at 0, lws cuts every send() to rx_buffer_size and buffers the
 // rest itself, which turned one packed write into many (fan-out: 1.17 -> 1.5M/s).
+const lws_protocols kPushProtocols[] = {
+    {"http", HttpTrampoline, sizeof(SessionPss), 0, 0, nullptr, 0},
+    {nullptr, nullptr, 0, 0, 0, nullptr, 0},
+};
 const lws_protocols kProtocols[] = {
     {"http", HttpTrampoline, sizeof(SessionPss), 0, 0, nullptr, 0},
     {"chatd.v1", WsTrampoline, sizeof(SessionPss), 4096, 0, nullptr, kMaxPackedBytes + LWS_PRE + 16},
@@ -145,6 +149,26 @@ Status LwsServer::Start() {
   lws_state_transition_steps(lws_system_get_state_manager(context_), LWS_SYSTATE_OPERATIONAL);
   vhost_ = lws_get_vhost_by_name(context_, "default");
   port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.listen_port;
+  if (!config_.push_listen.empty()) {
+    lws_context_creation_info pi;
+    memset(&pi, 0, sizeof pi);
+    pi.vhost_name = "push";
+    pi.port = config_.push_port;
+    bool push_any = config_.push_host == "0.0.0.0" || config_.push_host == "::";
+    pi.iface = push_any ? nullptr : config_.push_host.c_str();
+    pi.protocols = kPushProtocols;
+    pi.headers = &kHeaders[4];
+    pi.timeout_secs = 20;
+    pi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    if (config_.push_host.find(':') == std::string::npos) pi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    lws_set_log_level(0, EmitLws);
+    push_vhost_ = lws_create_vhost(context_, &pi);
+    lws_set_log_level(lws_levels, EmitLws);
+    if (!push_vhost_) {
+      return Status::Internal("cannot listen on push-listen " + config_.push_listen + " (address in use or not available)");
+    }
+    push_port_ = lws_get_vhost_listen_port(push_vhost_);
+  }
   completions_->SetWake([ctx = context_] { lws_cancel_service(ctx); });
   return Status::Ok();
 }
@@ -155,6 +179,15 @@ std::string LwsServer::url() const {
   if (host == "::") host = "[::1]";
   else if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return "http://" + host + ":" + std::to_string(port_) + "/";
+}
+
+std::string LwsServer::push_url() const {
+  if (!push_vhost_) return "";
+  std::string host = config_.push_host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "[::1]";
+  else if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(push_port_) + "/push";
 }
 
 void LwsServer::ScheduleTick() {
@@ -264,7 +297,7 @@ int LwsServer::OnHttp(lws* wsi, int reason, void* user, void* in, size_t len) {
       OnWaitCancelled();
       return 0;
     case LWS_CALLBACK_HTTP:
-      return http_->OnRequest(wsi, pss, static_cast<const char*>(in));
+      return http_->OnRequest(wsi, pss, static_cast<const char*>(in), push_vhost_ && lws_get_vhost(wsi) == push_vhost_);
     case LWS_CALLBACK_HTTP_BODY:
       return http_->OnBody(pss, static_cast<const char*>(in), len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:

@@ -2,7 +2,8 @@
 //
 // net::LwsServer: the libwebsockets context and its event loop. One vhost, one port, two
 // protocols: "http" (HttpApi: the page, /healthz, /api/*) and "chatd.v1" (WsEndpoint, at /ws,
-// also the default for upgrades that name no subprotocol). It turns lws callbacks into calls
+// also the default for upgrades that name no subprotocol). With push-listen, a second vhost on
+// its own port speaks "http" only and serves /push (web-msg-sender's port 2121). It turns lws callbacks into calls
 // on those two and, for WebSocket events, on the core (ChatService): a connection opened, a
 // message complete, a queue drained, a connection closed. It refuses connections past
 // `max-connections-per-ip` (Debian's lws has no peer limits) and, from the start of a
@@ -56,6 +57,8 @@ class LwsServer {
 
   std::string url() const;
   int port() const { return port_; }
+  // The push listener's /push URL ("" when push-listen is off).
+  std::string push_url() const;
 
   // lws callbacks (public only so the C trampolines can reach them).
   int OnHttp(lws* wsi, int reason, void* user, void* in, size_t len);
@@ -84,6 +87,8 @@ class LwsServer {
   std::unique_ptr<lws_protocols[]> protocols_;  // with the configured rx buffer; lws keeps the pointer
   lws_vhost* vhost_ = nullptr;
   int port_ = 0;
+  lws_vhost* push_vhost_ = nullptr;  // push-listen: /push only
+  int push_port_ = 0;
   struct TickTimer;
   std::unique_ptr<TickTimer> tick_;
 

@@ -172,7 +172,7 @@ Status DecodeFields(const In& obj, Request* r) {
     case RequestType::kRead:
       if (!(s = GetString(obj, "with", 64, &r->with)).ok()) return s;
       if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
-      if (!r->room.empty() && r->room == "!notifications") {
+      if (r->room == kNotificationFeed && r->with.empty()) {
         // The notification feed is read like a room (PROTOCOL.md, Notifications).
       } else if (!(s = RequirePeerOrRoom(r->with, "with", r->room)).ok()) {
         return s;
@@ -189,7 +189,9 @@ Status DecodeFields(const In& obj, Request* r) {
     case RequestType::kHistory: {
       if (!(s = GetString(obj, "with", 64, &r->with)).ok()) return s;
       if (!(s = GetString(obj, "room", 128, &r->room)).ok()) return s;
-      if (!(s = RequirePeerOrRoom(r->with, "with", r->room)).ok()) return s;
+      if (r->room != kNotificationFeed || !r->with.empty()) {  // the feed pages like a room
+        if (!(s = RequirePeerOrRoom(r->with, "with", r->room)).ok()) return s;
+      }
       if (!(s = GetMid(obj.obj, "before", &r->before, &r->has_before)).ok()) return s;
       int64_t limit = 0;
       bool has_limit = false;

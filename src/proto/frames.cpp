@@ -216,7 +216,7 @@ std::string EncodeLoggedIn(std::string_view token, std::string_view user, bool a
 }
 
 std::string EncodePublished(int64_t mid, bool dup, const std::vector<std::string>& delivered,
-                            const std::vector<std::string>& queued) {
+                            const std::vector<std::string>& queued, const std::vector<std::string>& refused) {
   std::string out;
   JsonWriter w(&out);
   w.Begin().Int("mid", mid);
@@ -225,7 +225,13 @@ std::string EncodePublished(int64_t mid, bool dup, const std::vector<std::string
   for (const auto& name : delivered) w.Bool(name, true);
   w.End().BeginArray("queued");
   for (const auto& name : queued) w.Str(name);
-  w.EndArray().End();
+  w.EndArray();
+  if (!refused.empty()) {
+    w.BeginArray("refused");
+    for (const auto& name : refused) w.Str(name);
+    w.EndArray();
+  }
+  w.End();
   return out;
 }
 
@@ -291,6 +297,46 @@ std::string EncodeUserUnread(std::string_view user, const UnreadCounts& unread) 
   w.Begin().Str("user", user);
   Unread(w, unread);
   w.End();
+  return out;
+}
+
+std::string EncodeWebhookBody(int64_t id, std::string_view event, int64_t created_at_ms, std::string_view data) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Int("id", id).Str("event", event).Int("created_at", created_at_ms).Raw("data", data).End();
+  return out;
+}
+
+std::string EncodeUndeliveredEvent(const UndeliveredEvent& e) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Int("mid", e.mid).Str("user", e.user).Str("kind", e.notification ? "notification" : "message");
+  if (e.notification) {
+    w.Str("title", e.title);
+  } else {
+    w.Str("from", e.from);
+  }
+  w.Str("text", e.text).Int("ts", e.ts).End();
+  return out;
+}
+
+std::string EncodeReadEvent(std::string_view user, std::string_view with, std::string_view room, int64_t upto) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Str("user", user);
+  if (!room.empty()) {
+    w.Str("room", room);
+  } else {
+    w.Str("with", with);
+  }
+  w.Int("upto", upto).End();
+  return out;
+}
+
+std::string EncodeUserEvent(std::string_view user) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Str("user", user).End();
   return out;
 }
 

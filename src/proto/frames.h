@@ -105,10 +105,11 @@ std::string EncodeHttpError(const util::Status& status);
 std::string EncodeRegistered(std::string_view user);
 // POST /api/login: {"token":"…","user":"…","admin":…}
 std::string EncodeLoggedIn(std::string_view token, std::string_view user, bool admin);
-// POST /api/publish: {"mid":…,"delivered":{"bob":true},"queued":["eve"]} (+ "dup":true), or for
-// everyone {"mid":…,"everyone":true,"online":N}.
+// POST /api/publish: {"mid":…,"delivered":{"bob":true},"queued":["eve"]} (+ "dup":true, and
+// "refused":[…] when some recipients' pools are full), or for everyone
+// {"mid":…,"everyone":true,"online":N}.
 std::string EncodePublished(int64_t mid, bool dup, const std::vector<std::string>& delivered,
-                            const std::vector<std::string>& queued);
+                            const std::vector<std::string>& queued, const std::vector<std::string>& refused);
 std::string EncodePublishedToEveryone(int64_t mid, bool dup, int64_t online);
 // 404 of a publish to users that do not exist: the error, and "unknown":[…].
 std::string EncodeUnknownUsers(const util::Status& status, const std::vector<std::string>& unknown);
@@ -125,5 +126,23 @@ std::string EncodeDeliveryStatus(int64_t mid, const std::vector<Recipient>& reci
 std::string EncodePresenceMap(const std::vector<std::pair<std::string, int64_t>>& devices, bool counts);
 // GET /api/users/<name>/unread: {"user":"…","unread":{…}}
 std::string EncodeUserUnread(std::string_view user, const UnreadCounts& unread);
+
+// --- webhooks (docs/http-api.md, Webhooks) ------------------------------------------------------
+// What is POSTed: {"id":…,"event":"…","created_at":…,"data":{…}}; `data` is raw JSON.
+std::string EncodeWebhookBody(int64_t id, std::string_view event, int64_t created_at_ms, std::string_view data);
+// message.undelivered: {"mid":…,"user":"…","kind":"message","from":"…","text":"…","ts":…}, for a
+// notification "kind":"notification" with "title" and no "from".
+struct UndeliveredEvent {
+  int64_t mid = 0;
+  std::string_view user;
+  bool notification = false;
+  std::string_view from, title, text;
+  int64_t ts = 0;
+};
+std::string EncodeUndeliveredEvent(const UndeliveredEvent& e);
+// message.read: {"user":"…","with":"…","upto":…}, or "room":"…" (a room or "!notifications").
+std::string EncodeReadEvent(std::string_view user, std::string_view with, std::string_view room, int64_t upto);
+// user.online / user.offline: {"user":"…"}
+std::string EncodeUserEvent(std::string_view user);
 
 }  // namespace chatd::proto

@@ -18,6 +18,9 @@
 
 namespace chatd::proto {
 
+// The "room" that names a user's feed of notifications and broadcasts (read, history, unread).
+inline constexpr std::string_view kNotificationFeed = "!notifications";
+
 bool ValidUserName(std::string_view name);
 bool ValidSiteUserName(std::string_view name);
 bool ValidRoomName(std::string_view name);

@@ -11,6 +11,7 @@
 #include "store/message_store.h"
 #include "store/room_store.h"
 #include "store/sqlite_db.h"
+#include "store/webhook_queue.h"
 #include "util/log.h"
 
 namespace chatd::store {
@@ -65,6 +66,11 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
                             &e->rooms_))
            .ok()) {
     return s;
+  }
+  if (options.webhooks) {
+    if (!(s = WebhookQueue::Open(db, &e->errors_, &e->webhooks_)).ok()) return s;
+    e->messages_->set_webhooks(e->webhooks_.get(), options.undelivered_after_ms);
+    e->rooms_->set_webhooks(e->webhooks_.get());
   }
   if (e->history_->high_water() > e->messages_->last_mid()) {
     // The cache knows messages SQLite does not: it belongs to a restored/older database file.

@@ -31,6 +31,7 @@ class Directory;
 class HistoryCache;
 class MessageStore;
 class RoomStore;
+class WebhookQueue;
 
 struct EngineOptions {
   std::string db_path;       // SQLite file
@@ -41,6 +42,10 @@ struct EngineOptions {
   int pool_max_messages = 10000;
   int64_t pool_max_bytes = 64LL * 1024 * 1024;
   int max_rooms_per_user = 100;
+  // Webhooks (webhook-url set): events are queued for webhook::Sender, and every stored 1:1
+  // message and notification gets a check due this long after it (message.undelivered).
+  bool webhooks = false;
+  int64_t undelivered_after_ms = 60'000;
 };
 
 // What Open() found and did, for the start-up log line.
@@ -80,6 +85,8 @@ class Engine {
   CatchUpReader& pages() { return *pages_; }
   RoomStore& rooms() { return *rooms_; }
   HistoryCache& history() { return *history_; }
+  // Null unless webhooks are on.
+  WebhookQueue* webhooks() { return webhooks_.get(); }
 
   // Periodic housekeeping, run by the storage thread between batches: history retention,
   // expired login sessions, and recovery of the history cache if it is not trusted.
@@ -117,6 +124,7 @@ class Engine {
   std::unique_ptr<MessageStore> messages_;
   std::unique_ptr<CatchUpReader> pages_;
   std::unique_ptr<RoomStore> rooms_;
+  std::unique_ptr<WebhookQueue> webhooks_;
   bool in_batch_ = false;
   bool storage_full_ = false;
   int resume_failures_ = 0;

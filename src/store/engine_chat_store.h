@@ -41,6 +41,7 @@ class EngineChatStore final : public ChatStore, public SiteStore {
   void Publish(PublishRequest req, Callback<PublishResult> done) override;
   void DeliveryStatus(std::string key_hash, Mid mid, Callback<DeliveryReport> done) override;
   void UnreadOf(std::string key_hash, std::string name, Callback<UserUnread> done) override;
+  void RecordEvent(std::string event, std::string data, int64_t now_ms, StatusCallback done) override;
 
  private:
   // Runs `op(engine, &value) -> Status` as one job and answers `done` with the result.

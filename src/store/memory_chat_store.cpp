@@ -259,7 +259,9 @@ void MemoryChatStore::FetchPage(PageRequest req, Callback<FetchResult> done) {
 
 Status MemoryChatStore::DoHistory(const HistoryRequest& req, HistoryResult* out) {
   ConvId conv = kBroadcastConv;
-  if (!req.room.empty()) {
+  if (req.room == proto::kNotificationFeed) {
+    // The feed: broadcasts (this store keeps no site notifications).
+  } else if (!req.room.empty()) {
     Conv* c = nullptr;
     Status s = FindRoom(req.room, &conv, &c);
     if (!s.ok()) return s;
@@ -298,7 +300,7 @@ Status MemoryChatStore::DoRead(const ReadRequest& req, ReadResult* out) {
   Mid upto = std::min(req.upto, last_mid_);
   Mid* marker = nullptr;
   ConvId conv = 0;
-  if (req.room == "!notifications") {
+  if (req.room == proto::kNotificationFeed) {
     auto it = users_.find(req.user.id);
     if (it == users_.end()) return Status::NotFound("no such user");
     out->kind = ConvKind::kBroadcast;
@@ -428,7 +430,7 @@ Status MemoryChatStore::DoUserState(UserId user, UserState* out) {
   auto u = users_.find(user);
   if (u != users_.end()) {
     int64_t n = unread(convs_.at(kBroadcastConv), std::max(u->second.broadcast_read, u->second.joined_mid));
-    if (n > 0) out->unread.emplace_back("!notifications", n);
+    if (n > 0) out->unread.emplace_back(std::string(proto::kNotificationFeed), n);
   }
   std::sort(out->rooms.begin(), out->rooms.end(), [](const RoomInfo& x, const RoomInfo& y) {
     return proto::FoldName(x.name) < proto::FoldName(y.name);

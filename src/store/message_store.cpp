@@ -4,9 +4,11 @@
 #include <algorithm>
 
 #include "proto/frames.h"
+#include "proto/names.h"
 #include "store/directory.h"
 #include "store/history_cache.h"
 #include "store/message_rows.h"
+#include "store/webhook_queue.h"
 
 namespace chatd::store {
 
@@ -191,6 +193,10 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
     use.count += 1;
     use.bytes += bytes;
     directory_->Remember(recipient);
+    if (webhooks_ && recipient.id != req.sender.id &&
+        !(s = webhooks_->AddCheck(recipient.id, mid, now_ms + undelivered_after_ms_)).ok()) {
+      return s;
+    }
   }
   last_mid_ = mid;
   if (!(s = directory_->EncodeMessage(mid, conv, req.sender.id, req.text, req.ts, &out->json)).ok()) return s;
@@ -245,7 +251,7 @@ Status MessageStore::History(const UserInfo& user, const std::string& with, cons
   ConvId conv = 0;
   std::vector<std::shared_ptr<const std::string>> newest_first;
   Status s;
-  if (room == "!notifications") {
+  if (room == proto::kNotificationFeed) {
     if (!(s = NotificationHistory(user, before, limit, &newest_first)).ok()) return s;
   } else if (!room.empty()) {
     RoomInfo info;
@@ -428,6 +434,7 @@ Status MessageStore::Publish(const PublishRequest& req, const std::string& key_n
     use.count += 1;
     use.bytes += bytes;
     directory_->Remember(u);
+    if (webhooks_ && !(s = webhooks_->AddCheck(u.id, mid, req.ts + undelivered_after_ms_)).ok()) return s;
   }
   last_mid_ = mid;
   out->json = std::make_shared<const std::string>(proto::EncodeNotification({mid, req.title, req.text, req.data, req.ts}));

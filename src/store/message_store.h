@@ -28,6 +28,7 @@ namespace chatd::store {
 
 class Directory;
 class HistoryCache;
+class WebhookQueue;
 
 class MessageStore {
  public:
@@ -68,6 +69,12 @@ class MessageStore {
   // Applies history retention to the conversations written since the last call.
   util::Status TrimHistory(int64_t now_ms);
 
+  // Webhooks on: each stored 1:1 message and notification gets an undelivered check.
+  void set_webhooks(WebhookQueue* queue, int64_t undelivered_after_ms) {
+    webhooks_ = queue;
+    undelivered_after_ms_ = undelivered_after_ms;
+  }
+
   // Re-reads in-memory state after a rolled-back batch.
   util::Status Reload();
 
@@ -90,6 +97,8 @@ class MessageStore {
   BatchError* errors_;
   MessageLimits limits_;
   Mid last_mid_ = 0;
+  WebhookQueue* webhooks_ = nullptr;
+  int64_t undelivered_after_ms_ = 0;
 
   struct PoolUse {
     int64_t count = 0, bytes = 0;

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 
+#include "proto/frames.h"
 #include "proto/names.h"
 #include "store/directory.h"
 #include "store/message_store.h"
+#include "store/webhook_queue.h"
 
 namespace chatd::store {
 
@@ -118,7 +120,7 @@ Status RoomStore::LoadUserState(UserId user, UserState* out) {
     if (st->Step(&s)) feed += st->Int(0);
     if (!s.ok()) return s;
   }
-  if (feed > 0) out->unread.emplace_back("!notifications", std::min<int64_t>(feed, 1000));
+  if (feed > 0) out->unread.emplace_back(std::string(proto::kNotificationFeed), std::min<int64_t>(feed, 1000));
   std::sort(out->rooms.begin(), out->rooms.end(), [](const RoomInfo& x, const RoomInfo& y) {
     return proto::FoldName(x.name) < proto::FoldName(y.name);
   });
@@ -207,7 +209,7 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
   *out = ReadResult{};
   upto = std::min(upto, messages_->last_mid());
   Status s;
-  if (room == "!notifications") {
+  if (room == proto::kNotificationFeed) {
     out->kind = ConvKind::kBroadcast;
     Mid old = 0;
     {
@@ -223,14 +225,19 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
       st->Bind(1, user.id).Bind(2, upto);
       if (!(s = Write(set_broadcast_read_.get())).ok()) return s;
     }
-    StmtScope st(mark_notices_read_.get());
-    st->Bind(1, user.id).Bind(2, old).Bind(3, upto).Bind(4, now_ms);
-    return Write(mark_notices_read_.get());
+    {
+      StmtScope st(mark_notices_read_.get());
+      st->Bind(1, user.id).Bind(2, old).Bind(3, upto).Bind(4, now_ms);
+      if (!(s = Write(mark_notices_read_.get())).ok()) return s;
+    }
+    return ReadEvent(user, "", room, upto, now_ms);
   }
   ConvId conv = 0;
+  std::string room_name;
   if (!room.empty()) {
     RoomInfo info;
     if (!(s = directory_->FindRoom(room, &info)).ok()) return s;
+    room_name = info.name;
     if (!Directory::IsMember(info.members, user.id)) return Status::Forbidden("you are not in #" + info.name);
     conv = info.conv;
     out->kind = ConvKind::kRoom;
@@ -259,7 +266,13 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
     st->Bind(1, user.id).Bind(2, old).Bind(3, upto).Bind(4, now_ms).Bind(5, conv);
     if (!(s = Write(mark_read_.get())).ok()) return s;
   }
-  return Status::Ok();
+  return ReadEvent(user, out->peer.name, room_name, upto, now_ms);
+}
+
+Status RoomStore::ReadEvent(const UserInfo& user, const std::string& with, const std::string& room, Mid upto,
+                            int64_t now_ms) {
+  if (!webhooks_) return Status::Ok();
+  return webhooks_->Enqueue("message.read", proto::EncodeReadEvent(user.name, with, room, upto), now_ms);
 }
 
 }  // namespace chatd::store

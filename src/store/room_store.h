@@ -22,6 +22,7 @@ namespace chatd::store {
 
 class Directory;
 class MessageStore;
+class WebhookQueue;
 
 class RoomStore {
  public:
@@ -44,6 +45,8 @@ class RoomStore {
   // broadcast/notification feed) up to `upto` (never back; capped at the last mid).
   util::Status Read(const UserInfo& user, const std::string& with, const std::string& room, Mid upto, int64_t now_ms,
                     ReadResult* out);
+  // Webhooks on: a marker that moves queues a message.read event.
+  void set_webhooks(WebhookQueue* queue) { webhooks_ = queue; }
 
  private:
   RoomStore(SqliteDb* db, Directory* directory, MessageStore* messages, BatchError* errors, int max_rooms_per_user)
@@ -51,12 +54,16 @@ class RoomStore {
   util::Status Prepare();
   // Runs a prepared write; a failure poisons the batch.
   util::Status Write(SqliteStmt* st);
+  // The message.read event of a marker that moved (webhooks on).
+  util::Status ReadEvent(const UserInfo& user, const std::string& with, const std::string& room, Mid upto,
+                         int64_t now_ms);
 
   SqliteDb* db_;
   Directory* directory_;
   MessageStore* messages_;
   BatchError* errors_;
   int max_rooms_per_user_;
+  WebhookQueue* webhooks_ = nullptr;
   std::unique_ptr<SqliteStmt> user_convs_, broadcast_unread_, notice_unread_, mark_notices_read_, rooms_owned_, is_invited_, insert_invite_,
       delete_member_, read_marker_, set_read_marker_, mark_read_, broadcast_read_, set_broadcast_read_;
 };

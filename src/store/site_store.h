@@ -35,6 +35,9 @@ class SiteStore {
   virtual void DeliveryStatus(std::string key_hash, Mid mid, Callback<DeliveryReport> done) = 0;
   // The unread counts a welcome of user `name` would show. not_found.
   virtual void UnreadOf(std::string key_hash, std::string name, Callback<UserUnread> done) = 0;
+  // Queues a webhook event (`data`: its JSON object) when webhooks are on; no key involved
+  // (the core reports user.online and user.offline). Skipped while the disk is below the floor.
+  virtual void RecordEvent(std::string event, std::string data, int64_t now_ms, StatusCallback done) = 0;
 };
 
 }  // namespace chatd::store

@@ -128,6 +128,7 @@ struct UserRecord {
 // A site's notification (POST /api/publish, /push): to users, a room's members, or everyone.
 struct PublishRequest {
   std::string key_hash;          // SHA-256 (hex) of the API key the request came with
+  bool open_push = false;        // from the push listener with push-open: no key (key name "(push-open)")
   std::vector<std::string> to;   // user names as the site has them
   bool everyone = false;
   std::string room;

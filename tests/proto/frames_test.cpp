@@ -103,8 +103,9 @@ TEST_CASE("frames: notification and the site API's bodies") {
   Documented(EncodeNotification({1400, "New message", "Bob wrote to you", R"({"url":"/inbox"})", 1763800000123}),
              R"({"type":"notification","mid":1400,"title":"New message","text":"Bob wrote to you","data":{"url":"/inbox"},"ts":1763800000123})");
   CHECK(EncodeNotification({1, "", "x", "", 2}) == R"({"type":"notification","mid":1,"title":"","text":"x","data":{},"ts":2})");
-  Documented(EncodePublished(1400, false, {"bob"}, {"eve"}), R"({"mid":1400,"delivered":{"bob":true},"queued":["eve"]})");
-  CHECK(EncodePublished(1400, true, {}, {"eve"}) == R"({"mid":1400,"dup":true,"delivered":{},"queued":["eve"]})");
+  Documented(EncodePublished(1400, false, {"bob"}, {"eve"}, {}), R"({"mid":1400,"delivered":{"bob":true},"queued":["eve"]})");
+  CHECK(EncodePublished(1400, true, {}, {"eve"}, {}) == R"({"mid":1400,"dup":true,"delivered":{},"queued":["eve"]})");
+  CHECK(EncodePublished(7, false, {}, {}, {"zed"}) == R"({"mid":7,"delivered":{},"queued":[],"refused":["zed"]})");
   CHECK(EncodePublishedToEveryone(1401, false, 12) == R"({"mid":1401,"everyone":true,"online":12})");
   CHECK(EncodeUnknownUsers(util::Status::NotFound("no such users: x, y"), {"x", "y"}) ==
         R"({"error":{"code":"not_found","message":"no such users: x, y"},"unknown":["x","y"]})");
