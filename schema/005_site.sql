@@ -31,7 +31,7 @@ CREATE INDEX deliveries_mid ON deliveries (mid);
 -- Webhook events waiting to be sent to the site (webhook-url), at least once, in order of
 -- next_at; a sent one is deleted.
 CREATE TABLE webhook_events (
-  id         INTEGER PRIMARY KEY,       -- the event id the site dedupes by
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- the event id the site dedupes by: never reused
   event      TEXT    NOT NULL,
   body       TEXT    NOT NULL,          -- the JSON posted
   created_at INTEGER NOT NULL,

@@ -27,6 +27,7 @@
 #include "util/clock.h"
 #include "util/completion_queue.h"
 #include "util/log.h"
+#include "webhook/sender.h"
 
 namespace {
 
@@ -62,6 +63,8 @@ int Serve(chatd::config::Config& cfg) {
   eo.pool_max_messages = cfg.pool_max_messages;
   eo.pool_max_bytes = cfg.pool_max_bytes;
   eo.max_rooms_per_user = cfg.max_rooms_per_user;
+  eo.webhooks = !cfg.webhook_url.empty();
+  eo.undelivered_after_ms = static_cast<int64_t>(cfg.webhook_undelivered_after) * 1000;
   std::unique_ptr<store::Engine> engine;
   store::OpenReport report;
   s = store::Engine::Open(eo, &engine, &report);
@@ -75,6 +78,20 @@ int Serve(chatd::config::Config& cfg) {
   }
   if (report.history_caught_up > 0) {
     LOG_NOTICE("history cache: copied %lld message(s) from the database", static_cast<long long>(report.history_caught_up));
+  }
+
+  std::unique_ptr<webhook::Sender> webhooks;
+  if (eo.webhooks) {
+    webhook::SenderOptions wo;
+    wo.url = cfg.webhook_url;
+    wo.secret = cfg.webhook_secret;
+    wo.db_path = eo.db_path;
+    wo.queue_max = cfg.webhook_queue_max;
+    if (!(s = webhook::Sender::Start(wo, &clock, &webhooks)).ok()) {
+      std::fprintf(stderr, "chatd: cannot start webhooks: %s\n", s.message().c_str());
+      return 1;
+    }
+    LOG_NOTICE("webhooks: events go to %s", cfg.webhook_url.c_str());
   }
 
   util::CompletionQueue completions;
@@ -103,6 +120,7 @@ int Serve(chatd::config::Config& cfg) {
   co.presence_grace_ms = cfg.presence_grace_ms;
   co.publish_rate = cfg.publish_rate;
   co.publish_burst = cfg.publish_burst;
+  co.webhooks = eo.webhooks;
   // The connections first (the core writes to them), then the core, then what feeds it.
   net::WsEndpoint ws(cfg);
   core::ChatService service(co, &auth_service, &chat_store, &ws, &clock, &chat_store);
@@ -134,6 +152,7 @@ int Serve(chatd::config::Config& cfg) {
   g_server = nullptr;
 
   storage.Stop();
+  if (webhooks) webhooks->Stop();
   hashes.reset();
   completions.Drain();
   LOG_NOTICE("stopped");

@@ -19,6 +19,7 @@ RULES = [
     (re.compile(r"^rocksdb/"), ["store/history_cache."]),
     (re.compile(r"^CLI/"), ["main.cpp", "admin/"]),
     (re.compile(r"^sodium\.h$"), ["auth/"]),
+    (re.compile(r"^curl/"), ["webhook/"]),
 ]
 # core may include from store/ only these.
 CORE_STORE_ALLOWED = {"store/chat_store.h", "store/site_store.h", "store/types.h"}

@@ -109,7 +109,10 @@ int DataCommands::Run(const config::Config& cfg, std::ostream& out, std::ostream
       << "undelivered rows:   " << st.undelivered << "\n"
       << "delivered rows:     " << st.delivered << "\n"
       << "database:           " << HumanBytes(st.db_bytes) << " (+ " << HumanBytes(st.wal_bytes) << " WAL)\n"
-      << "history cache:      " << HumanBytes(st.history_bytes) << ", " << st.history_state << "\n";
+      << "history cache:      " << HumanBytes(st.history_bytes) << ", " << st.history_state << "\n"
+      << "api keys:           " << st.api_keys << "\n"
+      << "webhook events:     " << st.webhook_waiting << " waiting, " << st.webhook_dropped
+      << " dropped (queue full)\n";
   return 0;
 }
 

@@ -40,6 +40,14 @@ ChatService::ChatService(ServiceOptions options, AuthService* auth, store::ChatS
     publisher_ = std::make_unique<Publisher>(options.publish_rate, options.publish_burst, site, &router_, &presence_,
                                              &online_, clock);
   }
+  if (site && options.webhooks) {
+    announcer_.set_on_announce([site, clock](const OnlineUser& u, bool online) {
+      site->RecordEvent(online ? "user.online" : "user.offline", proto::EncodeUserEvent(u.name), clock->NowMs(),
+                        [name = u.name](const Status& s) {
+                          if (!s.ok()) LOG_WARN("webhook event for %s not queued: %s", name.c_str(), s.ToString().c_str());
+                        });
+    });
+  }
 }
 
 void ChatService::OnOpen(SessionId sid, OpenInfo info) {

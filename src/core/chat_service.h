@@ -67,6 +67,7 @@ struct ServiceOptions {
   size_t page_bytes = 1 << 20;  // a history answer or catch-up page is cut near this size
   double publish_rate = 200;    // a site's publishes per second per API key, sustained
   double publish_burst = 1000;  // and at once
+  bool webhooks = false;        // report user.online / user.offline to the SiteStore
 };
 
 struct OpenInfo {

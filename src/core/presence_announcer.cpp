@@ -28,6 +28,7 @@ void PresenceAnnouncer::ForEachWatcher(store::UserId user, const OnlineUser& u, 
 void PresenceAnnouncer::Announce(store::UserId user, const OnlineUser& u, bool online) {
   Frame frame = MakeFrame(proto::EncodePresence(u.name, online));
   ForEachWatcher(user, u, [&](store::UserId other) { router_->EventToUser(other, frame); });
+  if (on_announce_) on_announce_(u, online);
 }
 
 void PresenceAnnouncer::CameOnline(store::UserId user, OnlineUser& u) {

@@ -8,6 +8,7 @@
 // Network thread only; every pointer must outlive it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,6 +35,8 @@ class PresenceAnnouncer {
   void Tick();
   // `a` and `b` have a 1:1 conversation now: if it is their first, each sees the other online.
   void NewConversation(store::UserId a, store::UserId b);
+  // Called with every announcement made (webhooks: user.online, user.offline).
+  void set_on_announce(std::function<void(const OnlineUser&, bool online)> fn) { on_announce_ = std::move(fn); }
   // The names of the online users who can see `user`, sorted (the welcome's `online`).
   std::vector<std::string> OnlineContacts(store::UserId user, const OnlineUser& u);
 
@@ -49,6 +52,7 @@ class PresenceAnnouncer {
   const util::Clock* clock_;
   int64_t grace_ms_;
   std::unordered_map<store::UserId, int64_t> pending_offline_;  // user -> when to announce (monotonic ms)
+  std::function<void(const OnlineUser&, bool)> on_announce_;
 };
 
 }  // namespace chatd::core

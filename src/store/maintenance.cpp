@@ -112,6 +112,10 @@ Status CollectStats(SqliteDb* db, const std::string& db_path, const std::string&
        &out->undelivered},
       {"SELECT count(*) FROM deliveries WHERE delivered_at IS NOT NULL", &out->delivered},
       {"SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", &out->db_bytes},
+      {"SELECT count(*) FROM webhook_events", &out->webhook_waiting},
+      {"SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhook_dropped'), 0)",
+       &out->webhook_dropped},
+      {"SELECT count(*) FROM api_keys WHERE revoked_at IS NULL", &out->api_keys},
   };
   for (const auto& q : queries) {
     Status s = Scalar(db, q.sql, q.field);

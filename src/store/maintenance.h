@@ -29,6 +29,8 @@ struct Stats {
   int64_t users = 0, rooms = 0, messages = 0, undelivered = 0, delivered = 0;
   int64_t db_bytes = 0, wal_bytes = 0, history_bytes = 0;
   int64_t last_mid = 0;
+  int64_t webhook_waiting = 0, webhook_dropped = 0;  // events not sent yet; dropped (queue full)
+  int64_t api_keys = 0;                             // valid (not revoked)
   // The history cache's trust state as the server last recorded it: "ok", or "behind since
   // ... (why): history is answered from SQLite" (see HistoryCache, "Trust").
   std::string history_state = "ok";

@@ -14,6 +14,7 @@
 #include "store/message_store.h"
 #include "store/room_store.h"
 #include "store/sqlite_db.h"
+#include "store/webhook_queue.h"
 #include "test_util.h"
 
 using namespace chatd;
@@ -400,4 +401,79 @@ TEST_CASE("api keys: checked by hash in constant time, a revoke by another conne
   CHECK(keys[0].name == "shop");
   CHECK(keys[0].created_at == 5);
   CHECK(keys[0].revoked_at == 7);
+}
+
+TEST_CASE("webhook queue: a check fires only while unacked, ids never repeat, a full queue drops the oldest") {
+  store::EngineOptions o;
+  o.webhooks = true;
+  o.undelivered_after_ms = 1000;
+  Fixture f(o);
+  REQUIRE(f.engine->webhooks());
+  store::Mid acked = f.SendOk(f.alice, "bob");
+  store::Mid unacked = f.SendOk(f.alice, "carol");
+  store::Mid notice = f.PublishOk({"carol"}, "n").mid;
+  f.Ack(f.bob, acked);
+  // The sender's side: its own connection.
+  std::unique_ptr<store::SqliteDb> db;
+  REQUIRE(store::SqliteDb::Open(f.dir / "chatd.db", &db).ok());
+  std::unique_ptr<store::WebhookQueue> q;
+  REQUIRE(store::WebhookQueue::Open(db.get(), nullptr, &q).ok());
+  int made = 0;
+  REQUIRE(q->MakeDueEvents(f.clock.NowMs(), 100, &made).ok());
+  CHECK(made == 0);  // not due yet
+  f.clock.Advance(1000);
+  REQUIRE(q->MakeDueEvents(f.clock.NowMs(), 100, &made).ok());
+  CHECK(made == 2);
+  std::vector<store::WebhookEvent> due;
+  REQUIRE(q->Due(f.clock.NowMs(), 10, &due).ok());
+  REQUIRE(due.size() == 2);
+  CHECK(due[0].event == "message.undelivered");
+  CHECK(due[0].body.find("\"mid\":" + std::to_string(unacked)) != std::string::npos);
+  CHECK(due[0].body.find(R"("kind":"message","from":"alice")") != std::string::npos);
+  CHECK(due[1].body.find("\"mid\":" + std::to_string(notice)) != std::string::npos);
+  CHECK(due[1].body.find(R"("kind":"notification","title":"Title")") != std::string::npos);
+  REQUIRE(q->MakeDueEvents(f.clock.NowMs(), 100, &made).ok());
+  CHECK(made == 0);  // each check fires once
+  // Sent ones go; ids keep growing after the table was empty.
+  int64_t last = due[1].id;
+  REQUIRE(q->Sent(due[0].id).ok());
+  REQUIRE(q->Sent(due[1].id).ok());
+  f.ReadFeed(f.carol, notice);  // a message.read event, from the storage thread
+  REQUIRE(q->Due(f.clock.NowMs(), 10, &due).ok());
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].event == "message.read");
+  CHECK(due[0].id > last);
+  CHECK(due[0].body.find(R"("data":{"user":"carol","room":"!notifications","upto":)") != std::string::npos);
+  // A failed one waits for its next time.
+  REQUIRE(q->Failed(due[0].id, f.clock.NowMs() + 5000).ok());
+  REQUIRE(q->Due(f.clock.NowMs(), 10, &due).ok());
+  CHECK(due.empty());
+  REQUIRE(q->Due(f.clock.NowMs() + 5000, 10, &due).ok());
+  CHECK(due.size() == 1);
+  CHECK(due[0].attempts == 1);
+  // Bounded: past the max the oldest are dropped and counted.
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    store::ReadResult rr;
+    store::Mid m = f.SendOk(f.alice, "carol");
+    REQUIRE(f.InBatch([&] { return f.engine->rooms().Read(f.carol, "alice", "", m, 1, &rr); }).ok());
+  }
+  int64_t waiting = 0, dropped = 0;
+  REQUIRE(q->Counts(&waiting, &dropped).ok());
+  CHECK(waiting == 5);  // the failed one and four reads
+  CHECK(dropped == 0);
+  REQUIRE(q->Due(f.clock.NowMs() + 10000, 10, &due).ok());
+  for (auto& e : due) ids.push_back(e.id);
+  std::sort(ids.begin(), ids.end());
+  int64_t cut = 0;
+  REQUIRE(q->Trim(2, &cut).ok());
+  CHECK(cut == 3);
+  REQUIRE(q->Counts(&waiting, &dropped).ok());
+  CHECK(waiting == 2);
+  CHECK(dropped == 3);
+  REQUIRE(q->Due(f.clock.NowMs() + 10000, 10, &due).ok());
+  std::vector<int64_t> kept;
+  for (auto& e : due) kept.push_back(e.id);
+  std::sort(kept.begin(), kept.end());
+  CHECK(kept == std::vector<int64_t>(ids.end() - 2, ids.end()));  // the newest two
 }
