@@ -14,6 +14,8 @@ const state = {
   current: null,
   typingTimers: new Map(),
   lastTypingSent: 0,
+  // The "!notifications" feed: the site's notifications and broadcasts, behind the bell.
+  feed: { items: new Map(), unread: 0, loaded: false, more: false, open: false },
 };
 
 // --- small helpers -------------------------------------------------------------------------
@@ -97,12 +99,12 @@ function renderConversations() {
     b.append(label);
     if (c.kind === 'user') b.prepend(el('span', 'presence' + (state.online.has(c.id) ? ' on' : '')));
     if (c.isPrivate) b.append(el('span', 'muted small', ' private'));
-    if (c.unread > 0) b.append(el('span', 'count', String(c.unread > 999 ? '999+' : c.unread)));
+    if (c.unread > 0 && c.kind !== 'feed') b.append(el('span', 'count', String(c.unread > 999 ? '999+' : c.unread)));
     b.addEventListener('click', () => open(c.key));
     li.append(b);
     list.append(li);
   }
-  const total = convs.reduce((n, c) => n + c.unread, 0);
+  const total = convs.reduce((n, c) => n + (c.kind === 'feed' ? 0 : c.unread), 0) + state.feed.unread;
   document.title = (total > 0 ? '(' + total + ') ' : '') + 'chatd';
 }
 
@@ -186,6 +188,7 @@ function markRead(c) {
     else req.with = c.name;
     client.notify(req);
     c.unread = 0;
+    if (c.kind === 'feed') setFeedUnread(0);
     renderConversations();
   }, 300);
 }
@@ -255,7 +258,10 @@ client.addEventListener('welcome', (e) => {
     c.members = r.members;
     c.isPrivate = r.private;
   }
-  for (const [key, n] of Object.entries(w.unread || {})) conv(key).unread = n;
+  for (const [key, n] of Object.entries(w.unread || {})) {
+    if (key === '!notifications') setFeedUnread(n); else conv(key).unread = n;
+  }
+  if (state.admin) conv('!notifications');  // admins write announcements there
   for (const name of w.online || []) state.online.add(name.toLowerCase());
   showChat();
   renderConversations();
@@ -268,6 +274,10 @@ client.addEventListener('auth-failed', () => {
 
 client.addEventListener('message', (e) => {
   const msg = e.detail;
+  if (msg.to === '*') {
+    addFeedItem(msg, client.live);
+    if (!state.admin) return;  // only admins keep the Announcements conversation
+  }
   const c = conv(convKeyOf(msg));
   const stick = nearEnd();
   if (!insertMessage(c, msg)) return;
@@ -275,11 +285,13 @@ client.addEventListener('message', (e) => {
   if (state.current === c.id && !document.hidden) {
     if (stick || mine) scrollToEnd();
     markRead(c);
-  } else if (!mine) {
+  } else if (!mine && c.kind !== 'feed') {
     c.unread += 1;
   }
   renderConversations();
 });
+
+client.addEventListener('notification', (e) => addFeedItem(e.detail, client.live));
 
 client.addEventListener('presence', (e) => {
   const name = e.detail.user.toLowerCase();
@@ -298,8 +310,10 @@ client.addEventListener('typing', (e) => {
 });
 
 client.addEventListener('read', (e) => {
+  if (e.detail.room === '!notifications') setFeedUnread(0);  // read on another device
   const c = conv(e.detail.room ? (e.detail.room === '!notifications' ? '!notifications' : '#' + e.detail.room) : e.detail.with, false);
-  if (c) { c.unread = 0; renderConversations(); }
+  if (c) c.unread = 0;
+  renderConversations();
 });
 
 client.addEventListener('member', (e) => {
@@ -314,6 +328,173 @@ client.addEventListener('invited', (e) => {
 });
 
 client.addEventListener('error', (e) => showBanner(errorText(e.detail)));
+
+// --- notifications: the bell -------------------------------------------------------------------
+
+// A short two-tone chime, made with Web Audio (no sound file). Browsers start audio only after
+// the user interacted with the page, so the context is made (or resumed) on the first click or key.
+let audio = null;
+function unlockAudio() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!audio && Ctx) {
+    try { audio = new Ctx(); } catch { audio = null; }
+  }
+  if (audio && audio.state === 'suspended') audio.resume().catch(() => {});
+}
+document.addEventListener('pointerdown', unlockAudio, true);
+document.addEventListener('keydown', unlockAudio, true);
+
+function soundOn() { return localStorage.getItem('chatd.sound') !== 'off'; }
+
+function chime() {
+  if (!soundOn()) return;
+  unlockAudio();
+  if (!audio || audio.state !== 'running') return;
+  const t = audio.currentTime;
+  const gain = audio.createGain();
+  gain.gain.setValueAtTime(0.0001, t);
+  gain.gain.exponentialRampToValueAtTime(0.18, t + 0.02);
+  gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.45);
+  gain.connect(audio.destination);
+  for (const [freq, at] of [[880, 0], [1320, 0.12]]) {
+    const osc = audio.createOscillator();
+    osc.type = 'sine';
+    osc.frequency.setValueAtTime(freq, t + at);
+    osc.connect(gain);
+    osc.start(t + at);
+    osc.stop(t + 0.46);
+  }
+}
+
+// A link the site put in a notification's data: http(s) only, same origin or not.
+function safeUrl(raw) {
+  if (typeof raw !== 'string' || !raw) return null;
+  try {
+    const u = new URL(raw, location.href);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function feedItemOf(m) {
+  if (m.type === 'notification') {
+    return { mid: m.mid, ts: m.ts, title: m.title || 'Notification', text: m.text || '',
+             url: safeUrl(m.data && m.data.url) };
+  }
+  return { mid: m.mid, ts: m.ts, title: 'Announcement from ' + m.from, text: m.text || '', url: null, from: m.from };
+}
+
+function setFeedUnread(n) {
+  state.feed.unread = Math.max(0, n);
+  renderBell();
+}
+
+function renderBell() {
+  const n = state.feed.unread;
+  const count = $('bell-count');
+  count.hidden = n === 0;
+  count.textContent = n > 99 ? '99+' : String(n);
+  $('bell').setAttribute('aria-label', n ? 'Notifications, ' + n + ' unread' : 'Notifications');
+  renderFeedList();
+  renderConversations();
+}
+
+function renderFeedList() {
+  const list = $('notification-list');
+  const items = [...state.feed.items.values()].sort((a, b) => b.mid - a.mid);
+  list.replaceChildren();
+  items.forEach((item, i) => {
+    const li = el('li', 'notification' + (i < state.feed.unread ? ' unread' : ''));
+    li.dataset.mid = String(item.mid);
+    const head = el('div', 'n-head');
+    head.append(el('span', 'n-title', item.title), el('time', 'n-time', item.ts ? timeOf(item.ts) : ''));
+    const body = el('div', 'n-text');
+    renderText(body, item.text);
+    li.append(head, body);
+    if (item.url) {
+      const a = el('a', 'n-open', 'Open');
+      a.href = item.url;
+      a.rel = 'noopener noreferrer';
+      li.append(a);
+    }
+    list.append(li);
+  });
+  $('notifications-empty').hidden = items.length > 0 || !state.feed.loaded;
+  $('notifications-older').hidden = !state.feed.more;
+}
+
+// A notification or broadcast: into the list; one that arrives live (not in the catch-up) counts
+// as unread, rings the bell and plays the chime.
+function addFeedItem(m, live) {
+  if (state.feed.items.has(m.mid)) return;
+  const item = feedItemOf(m);
+  state.feed.items.set(m.mid, item);
+  const mine = item.from && state.me && item.from.toLowerCase() === state.me.toLowerCase();
+  if (live && !mine) {
+    state.feed.unread += 1;
+    const bell = $('bell');
+    bell.classList.remove('ring');
+    void bell.offsetWidth;  // restart the animation
+    bell.classList.add('ring');
+    chime();
+  }
+  // One that came in the catch-up is in the welcome's unread count already.
+  renderBell();
+}
+
+async function loadFeed(before) {
+  const req = { type: 'history', room: '!notifications', limit: 20 };
+  if (before) req.before = before;
+  try {
+    const r = await client.request(req);
+    for (const m of r.messages) {
+      if (!state.feed.items.has(m.mid)) state.feed.items.set(m.mid, feedItemOf(m));
+    }
+    state.feed.more = r.more;
+    state.feed.loaded = true;
+    renderFeedList();
+  } catch (err) {
+    if (err.code !== 'closed' && err.code !== 'offline') showBanner(errorText(err));
+  }
+}
+
+function setPanel(open) {
+  state.feed.open = open;
+  $('notifications').hidden = !open;
+  $('bell').setAttribute('aria-expanded', String(open));
+  if (open && !state.feed.loaded && client.live) loadFeed();
+}
+
+function markFeedRead() {
+  const mids = [...state.feed.items.keys()];
+  const upto = Math.max(client.handledUpto, ...mids, 0);
+  if (upto > 0) client.notify({ type: 'read', room: '!notifications', upto });
+  setFeedUnread(0);
+}
+
+$('bell').addEventListener('click', (e) => {
+  e.stopPropagation();
+  setPanel(!state.feed.open);
+});
+$('mark-all-read').addEventListener('click', markFeedRead);
+$('notifications-older').addEventListener('click', () => {
+  const oldest = Math.min(...state.feed.items.keys());
+  loadFeed(Number.isFinite(oldest) ? oldest : undefined);
+});
+$('notifications').addEventListener('click', (e) => e.stopPropagation());
+document.addEventListener('click', () => { if (state.feed.open) setPanel(false); });
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && state.feed.open) {
+    setPanel(false);
+    $('bell').focus();
+  }
+});
+$('sound').checked = soundOn();
+$('sound').addEventListener('change', () => {
+  localStorage.setItem('chatd.sound', $('sound').checked ? 'on' : 'off');
+  if ($('sound').checked) chime();
+});
 
 // --- composing ---------------------------------------------------------------------------------
 
@@ -418,6 +599,12 @@ setInterval(refreshWho, 10000);
 
 // --- login -----------------------------------------------------------------------------------
 
+function resetFeed() {
+  state.feed = { items: new Map(), unread: 0, loaded: false, more: false, open: false };
+  setPanel(false);
+  renderBell();
+}
+
 function showLogin(message) {
   client.stop();
   $('chat').hidden = true;
@@ -450,6 +637,7 @@ async function login(creds) {
   $('login-password').value = '';
   state.convs.clear();
   state.current = null;
+  resetFeed();
   client.start(r.user);
 }
 
@@ -494,6 +682,7 @@ $('logout').addEventListener('click', async () => {
   } catch { /* logged out locally anyway */ }
   state.convs.clear();
   state.current = null;
+  resetFeed();
   showLogin('You are logged out.');
 });
 

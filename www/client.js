@@ -92,8 +92,9 @@ export class ChatClient extends EventTarget {
     }
     switch (msg.type) {
       case 'message':
+      case 'notification':
         this.handledUpto = Math.max(this.handledUpto, msg.mid);
-        this.emit('message', msg);
+        this.emit(msg.type, msg);
         this.scheduleAck();
         break;
       case 'live':

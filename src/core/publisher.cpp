@@ -19,6 +19,7 @@ void Publisher::Publish(store::PublishRequest req, std::function<void(PublishOut
     return;
   }
   limiter_.Release(bucket);  // a key has no connection to close: Prune may forget it once full
+  req.ts = clock_->NowMs();
   store_->Publish(std::move(req), [this, done = std::move(done)](store::Result<store::PublishResult>&& r) {
     PublishOutcome out;
     out.status = r.status;

@@ -3,7 +3,7 @@
 // register, log in, see each other online, chat (hostile text stays text), reconnect, log out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -15,7 +15,7 @@ const bin = process.env.CHATD_BIN || join(here, '../../build/chatd');
 const chromiumPath = process.env.CHATD_CHROMIUM || '/usr/bin/chromium';
 const HOSTILE = '<b>bold</b><img src=x onerror="window.__pwned=1">';
 
-let server, dataDir, url, browser, serverLog = '';
+let server, dataDir, url, browser, apiKey, serverLog = '';
 
 function startServer() {
   return new Promise((resolve, reject) => {
@@ -67,11 +67,15 @@ async function openSidebar(page) {
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'chatd-browser-'));
+  const key = spawnSync(bin, ['--data-dir', dataDir, 'apikey', 'add', 'page-test'], { encoding: 'utf8' });
+  assert.equal(key.status, 0, key.stderr);
+  apiKey = key.stdout.trim();
   url = await startServer();
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+           '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+           '--autoplay-policy=no-user-gesture-required'],
   });
 });
 
@@ -168,6 +172,78 @@ test('register, log in, chat, reconnect, log out', async () => {
   assert.ok(overflow <= 0, `page overflows a 360 px screen by ${overflow} px`);
   await bob.screenshot({ path: join(dataDir, 'phone.png') });
 
+  const real = problems.filter((p) => !/Failed to load resource.*(401|403)/.test(p));
+  assert.deepEqual(real, [], 'console errors, page errors or CSP violations');
+});
+
+async function publish(body) {
+  const r = await fetch(url + 'api/publish', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + apiKey, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.equal(r.status, 200, text);
+  return JSON.parse(text);
+}
+
+test('a publish rings the bell: count, list, sound, mark all read', async () => {
+  const problems = [];
+  const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+  // Count the chimes: every oscillator the page starts.
+  await context.addInitScript(() => {
+    window.__chimes = 0;
+    const start = OscillatorNode.prototype.start;
+    OscillatorNode.prototype.start = function (...args) { window.__chimes += 1; return start.apply(this, args); };
+  });
+  const page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
+  await page.goto(url);
+  await register(page, 'carol', 'carol-password');
+  assert.ok(await page.isHidden('#bell-count'));
+  await page.click('#bell');  // a user gesture: audio may start
+  await page.locator('#notifications-empty').waitFor({ timeout: 10000 });
+
+  const sent = await publish({ to: 'carol', title: 'New order ' + HOSTILE, text: 'Order #17 ' + HOSTILE,
+                               data: { url: '/orders/17' } });
+  assert.deepEqual(sent.delivered, { carol: true });
+  await page.locator('#bell-count', { hasText: '1' }).waitFor({ timeout: 10000 });
+  assert.equal(await page.getAttribute('#bell', 'aria-label'), 'Notifications, 1 unread');
+  const item = page.locator('#notification-list .notification').first();
+  await item.waitFor({ timeout: 10000 });
+  assert.equal(await item.locator('.n-title').textContent(), 'New order ' + HOSTILE);
+  assert.equal(await item.locator('.n-text').textContent(), 'Order #17 ' + HOSTILE);
+  assert.equal(await item.locator('img, b').count(), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(new URL(await item.locator('a.n-open').getAttribute('href')).pathname, '/orders/17');
+  assert.ok(await item.evaluate((n) => n.classList.contains('unread')));
+  assert.ok((await page.evaluate(() => window.__chimes)) >= 1, 'no sound was played');
+  assert.match(await page.title(), /^\(1\) chatd$/);
+
+  // A second one while the panel is closed; a javascript: link is not a link.
+  await page.keyboard.press('Escape');
+  assert.ok(await page.isHidden('#notifications'));
+  await publish({ to: 'carol', title: 'Second', text: 'two', data: { url: 'javascript:alert(1)' } });
+  await page.locator('#bell-count', { hasText: '2' }).waitFor({ timeout: 10000 });
+  await page.click('#bell');
+  await page.locator('#notification-list .notification .n-title', { hasText: 'Second' }).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator('#notification-list .notification').first().locator('a').count(), 0);
+
+  // Mark all read: the count goes, and stays gone after a reload (the server keeps the marker).
+  await page.click('#mark-all-read');
+  await page.waitForSelector('#bell-count[hidden]', { state: 'attached', timeout: 10000 });
+  assert.equal(await page.locator('#notification-list .notification.unread').count(), 0);
+  await page.waitForTimeout(300);
+  await page.reload();
+  await page.waitForSelector('#chat:not([hidden])', { timeout: 10000 });
+  await page.locator('#status.live').waitFor({ timeout: 10000 });
+  assert.ok(await page.isHidden('#bell-count'));
+  // The list comes back from the server's history of the feed.
+  await page.click('#bell');
+  await page.locator('#notification-list .notification').nth(1).waitFor({ timeout: 10000 });
+  assert.equal(await page.locator('#notification-list .notification .n-title').first().textContent(), 'Second');
+  await page.screenshot({ path: join(dataDir, 'bell.png') });
+  await context.close();
   const real = problems.filter((p) => !/Failed to load resource.*(401|403)/.test(p));
   assert.deepEqual(real, [], 'console errors, page errors or CSP violations');
 });
