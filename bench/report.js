@@ -120,8 +120,26 @@ const FIGURES = {
       ['failures', 'failures (must be 0)', 'down'],
     ],
   },
+  publish: {
+    title: '(h) site publish API, 1,000 users online, 8 HTTP connections',
+    rows: [
+      ['user_publish_per_s', 'POST /api/publish to one user: publishes/s answered 200', 'up'],
+      ['user_http_p50_ms', '... HTTP round trip p50, ms', 'down'],
+      ['user_http_p99_ms', '... HTTP round trip p99, ms', 'down'],
+      ['user_arrived_pct', '... % of the notifications that reached the user', 'up'],
+      ['user_deliver_p99_ms', '... publish->notification p99, ms', 'down'],
+      ['user_server_cpu_pct', '... server CPU, % of a core', ''],
+      ['everyone_publish_per_s', 'POST /api/publish to "*": publishes/s answered 200', 'up'],
+      ['everyone_deliveries_per_s', '... notifications delivered/s', 'up'],
+      ['everyone_http_p99_ms', '... HTTP round trip p99, ms', 'down'],
+      ['everyone_arrived_pct', '... % of the notifications that arrived', 'up'],
+      ['everyone_deliver_p99_ms', '... publish->notification p99, ms', 'down'],
+      ['failures', 'failures (must be 0)', 'down'],
+    ],
+  },
 };
-const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart', 'presence'];
+const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart', 'presence',
+  'publish'];
 
 function parseLine(text) {
   const out = {};

@@ -40,6 +40,8 @@ const char kUsage[] =
     "  offline    store rate to offline users and drain time at login (--drain 100,100000)\n"
     "  presence   --conns users in rooms of --room-size; --storm of them reconnect at once, within the\n"
     "             presence grace and after --away seconds: presence events, relogin time, server CPU\n"
+    "  publish    --members online; --http-conns threads POST /api/publish (--key) for --seconds, to one\n"
+    "             member at a time, then to everyone: publishes/s, HTTP p99, notifications arrived\n"
     "  coldstart  exec -> first accepted upgrade: coldstart [--runs N] [--cpu C] -- SERVER ARGS {port}\n"
     "\n"
     "Common options: --target ws://127.0.0.1:PORT/ws --secret S (or CHATD_BENCH_SECRET) --server-pid PID\n"
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
   if (scenario == "offline") return RunOffline(args);
   if (scenario == "coldstart") return RunColdStart(args);
   if (scenario == "presence") return RunPresence(args);
+  if (scenario == "publish") return RunPublish(args);
   std::fprintf(stderr, "chatd-bench: unknown scenario '%s'\n\n%s", scenario.c_str(), kUsage);
   return 1;
 }

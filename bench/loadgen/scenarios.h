@@ -16,6 +16,7 @@ int RunFanout(const Args& args);
 int RunOffline(const Args& args);
 int RunColdStart(const Args& args);
 int RunPresence(const Args& args);
+int RunPublish(const Args& args);
 
 // After a scenario read its options: false (and a message) if one was unknown or malformed.
 bool CheckArgs(const Args& args);
