@@ -15,6 +15,7 @@
 #include "store/engine.h"
 #include "store/history_cache.h"
 #include "store/maintenance.h"
+#include "store/engine_fixture.h"
 #include "test_util.h"
 #include "util/fault.h"
 
@@ -23,62 +24,20 @@ using chatd::testing::TempDir;
 
 namespace {
 
-struct Fixture {
-  TempDir dir;
-  util::ManualClock clock;
-  store::EngineOptions options;
-  std::unique_ptr<store::Engine> engine;
-  store::UserInfo alice, bob, carol, admin;
-
-  explicit Fixture(store::EngineOptions o = {}) : options(o) {
-    engine = chatd::testing::OpenEngine(dir, &clock, nullptr, options);
-    REQUIRE(engine);
-    auto& acc = engine->accounts();
-    REQUIRE(acc.CreateUser("alice", "", false, 1, &alice).ok());
-    REQUIRE(acc.CreateUser("bob", "", false, 1, &bob).ok());
-    REQUIRE(acc.CreateUser("carol", "", false, 1, &carol).ok());
-    REQUIRE(acc.CreateUser("root", "", true, 1, &admin).ok());
-  }
-
-  store::MessageStore& ms() { return engine->messages(); }
-  store::CatchUpReader& pages() { return engine->pages(); }
-  store::RoomStore& rooms() { return engine->rooms(); }
+struct Fixture : chatd::testing::EngineFixture {
+  using EngineFixture::EngineFixture;
 
   // One send in its own batch, like the storage thread would run it.
   util::Status Send(const store::UserInfo& from, const std::string& to, const std::string& cid, const std::string& text,
                     store::SendResult* out) {
-    REQUIRE(engine->BeginBatch().ok());
     store::SendRequest req{from, cid, to, "", text, clock.NowMs()};
-    util::Status s = ms().Send(req, engine->storage_full(), clock.NowMs(), out);
-    util::Status c = engine->CommitBatch();
-    return s.ok() ? c : s;
+    return InBatch([&] { return ms().Send(req, engine->storage_full(), clock.NowMs(), out); });
   }
   store::Mid SendOk(const store::UserInfo& from, const std::string& to, const std::string& text) {
     store::SendResult r;
     REQUIRE(Send(from, to, "c" + std::to_string(++cids), text, &r).ok());
     return r.mid;
   }
-  void Ack(const store::UserInfo& u, store::Mid upto) {
-    REQUIRE(engine->BeginBatch().ok());
-    REQUIRE(ms().Ack(u.id, upto, clock.NowMs()).ok());
-    REQUIRE(engine->CommitBatch().ok());
-  }
-  std::vector<store::Mid> Pending(const store::UserInfo& u, store::Mid after = 0, int limit = 1000) {
-    store::FetchResult r;
-    REQUIRE(pages().FetchPending(u.id, after, limit, &r).ok());
-    std::vector<store::Mid> mids;
-    for (auto& m : r.messages) mids.push_back(m.mid);
-    return mids;
-  }
-  std::vector<store::Mid> Since(const store::UserInfo& u, store::Mid cursor, int limit = 1000, bool* complete = nullptr) {
-    store::FetchResult r;
-    REQUIRE(pages().FetchSince(u.id, cursor, limit, &r).ok());
-    if (complete) *complete = r.complete;
-    std::vector<store::Mid> mids;
-    for (auto& m : r.messages) mids.push_back(m.mid);
-    return mids;
-  }
-  int cids = 0;
 };
 
 }  // namespace

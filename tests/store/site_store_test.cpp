@@ -15,6 +15,7 @@
 #include "store/room_store.h"
 #include "store/sqlite_db.h"
 #include "store/webhook_queue.h"
+#include "store/engine_fixture.h"
 #include "test_util.h"
 
 using namespace chatd;
@@ -22,36 +23,9 @@ using chatd::testing::TempDir;
 
 namespace {
 
-struct Fixture {
-  TempDir dir;
-  util::ManualClock clock;
-  store::EngineOptions options;
-  std::unique_ptr<store::Engine> engine;
-  store::UserInfo alice, bob, carol, admin;
+struct Fixture : chatd::testing::EngineFixture {
+  using EngineFixture::EngineFixture;
 
-  explicit Fixture(store::EngineOptions o = {}) : options(o) {
-    Open();
-    auto& acc = engine->accounts();
-    REQUIRE(acc.CreateUser("alice", "", false, 1, &alice).ok());
-    REQUIRE(acc.CreateUser("bob", "", false, 1, &bob).ok());
-    REQUIRE(acc.CreateUser("carol", "", false, 1, &carol).ok());
-    REQUIRE(acc.CreateUser("root", "", true, 1, &admin).ok());
-  }
-  void Open() {
-    engine.reset();
-    engine = chatd::testing::OpenEngine(dir, &clock, nullptr, options);
-    REQUIRE(engine);
-  }
-
-  store::MessageStore& ms() { return engine->messages(); }
-
-  template <typename Op>
-  util::Status InBatch(Op op) {
-    REQUIRE(engine->BeginBatch().ok());
-    util::Status s = op();
-    util::Status c = engine->CommitBatch();
-    return s.ok() ? c : s;
-  }
   util::Status Publish(store::PublishRequest req, store::PublishResult* out, const std::string& key = "site") {
     req.ts = clock.NowMs();
     return InBatch([&] { return ms().Publish(req, key, engine->storage_full(), out); });
@@ -75,27 +49,9 @@ struct Fixture {
     REQUIRE(InBatch([&] { return ms().Send(req, false, clock.NowMs(), &r); }).ok());
     return r.mid;
   }
-  void Ack(const store::UserInfo& u, store::Mid upto) {
-    REQUIRE(InBatch([&] { return ms().Ack(u.id, upto, clock.NowMs()); }).ok());
-  }
   void ReadFeed(const store::UserInfo& u, store::Mid upto) {
     store::ReadResult r;
     REQUIRE(InBatch([&] { return engine->rooms().Read(u, "", "!notifications", upto, clock.NowMs(), &r); }).ok());
-  }
-  static std::vector<store::Mid> Mids(const store::FetchResult& r) {
-    std::vector<store::Mid> mids;
-    for (auto& m : r.messages) mids.push_back(m.mid);
-    return mids;
-  }
-  std::vector<store::Mid> Pending(const store::UserInfo& u) {
-    store::FetchResult r;
-    REQUIRE(engine->pages().FetchPending(u.id, 0, 1000, &r).ok());
-    return Mids(r);
-  }
-  std::vector<store::Mid> Since(const store::UserInfo& u, store::Mid cursor, int limit = 1000) {
-    store::FetchResult r;
-    REQUIRE(engine->pages().FetchSince(u.id, cursor, limit, &r).ok());
-    return Mids(r);
   }
   // The mids of a history page of the user's "!notifications" feed, oldest first.
   std::vector<store::Mid> Feed(const store::UserInfo& u, store::Mid before = 0, int limit = 50, bool* more = nullptr) {
@@ -114,7 +70,6 @@ struct Fixture {
     }
     return 0;
   }
-  int cids = 0;
 };
 
 }  // namespace
