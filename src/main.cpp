@@ -121,6 +121,7 @@ int Serve(chatd::config::Config& cfg) {
   co.publish_rate = cfg.publish_rate;
   co.publish_burst = cfg.publish_burst;
   co.webhooks = eo.webhooks;
+  co.user_directory = cfg.user_directory;
   // The connections first (the core writes to them), then the core, then what feeds it.
   net::WsEndpoint ws(cfg);
   core::ChatService service(co, &auth_service, &chat_store, &ws, &clock, &chat_store);

@@ -87,6 +87,7 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
       ->check(CLI::IsMember({"open", "closed", "auto"}));
   b.Bind("session-days", c.session_days, "Days a login stays valid")->group(acc);
   b.Bind("site-secret", c.site_secret, "HS256 secret for tokens signed by your web site (empty = off)")->group(acc);
+  b.Bind("user-directory", c.user_directory, "Logged-in users may list and search every user's name")->group(acc);
   b.Bind("site-users-may-be-local", c.site_users_may_be_local,
          "Let a site token log in as a local (password) account of the same name, admins included")
       ->group(acc);

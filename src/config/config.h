@@ -36,6 +36,7 @@ struct Config {
   std::string registration = "auto";       // open | closed | auto (open only on loopback)
   int session_days = 30;                   // lifetime of a login token
   std::string site_secret;                 // HS256 secret for site-signed tokens (empty = off)
+  bool user_directory = true;              // logged-in users may list and search every user's name
   bool site_users_may_be_local = false;    // a site token may log in as a local (password) account
 
   // --- messages ---------------------------------------------------------------------------

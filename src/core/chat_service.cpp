@@ -24,6 +24,7 @@ ChatService::ChatService(ServiceOptions options, AuthService* auth, store::ChatS
                          const util::Clock* clock, store::SiteStore* site)
     : options_(options),
       clock_(clock),
+      store_(store),
       sessions_(options.max_inflight),
       router_(&sessions_, &presence_, outbox),
       announcer_(&presence_, &online_, &router_, clock, options.presence_grace_ms),
@@ -187,6 +188,9 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
       // Listing everyone online costs O(users): it spends from the same bucket as sends.
       if (Spend(send_limiter_, sid, session, req, "slow down")) Who(sid, req);
       return;
+    case RequestType::kUsers:
+      if (Spend(send_limiter_, sid, session, req, "slow down")) Users(sid, session, req);
+      return;
     case RequestType::kSend: return messaging_.Send(sid, session, req);
     case RequestType::kAck: return messaging_.Ack(sid, session, req);
     case RequestType::kHistory: return messaging_.History(sid, session, req);
@@ -218,6 +222,27 @@ void ChatService::Who(SessionId sid, const proto::Request& req) {
   int64_t count = static_cast<int64_t>(users.size());
   if (users.size() > kWhoLimit) users.resize(kWhoLimit);
   router_.Send(sid, proto::EncodeWho(req.id, users, count));
+}
+
+void ChatService::Users(SessionId sid, Session& session, const proto::Request& req) {
+  std::string re = req.id;
+  if (!options_.user_directory) {
+    return router_.Error(sid, re, Status::Forbidden("the user directory is off on this server"));
+  }
+  if (!sessions_.Admit(session)) return router_.Busy(sid, re);
+  int limit = req.limit;
+  store_->SearchUsers(
+      store::UserSearch{req.query, limit},
+      sessions_.Guard<std::vector<store::UserInfo>>(
+          sid, [this, sid, re, limit](Session&, store::Result<std::vector<store::UserInfo>>&& r) {
+            if (!r.status.ok()) return router_.Error(sid, re, r.status);
+            bool more = r.value.size() > static_cast<size_t>(limit);
+            if (more) r.value.resize(static_cast<size_t>(limit));
+            std::vector<std::pair<std::string, bool>> users;
+            users.reserve(r.value.size());
+            for (const auto& u : r.value) users.emplace_back(u.name, presence_.Online(u.id));
+            router_.Send(sid, proto::EncodeUserList(re, users, more));
+          }));
 }
 
 }  // namespace chatd::core

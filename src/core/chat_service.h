@@ -68,6 +68,7 @@ struct ServiceOptions {
   double publish_rate = 200;    // a site's publishes per second per API key, sustained
   double publish_burst = 1000;  // and at once
   bool webhooks = false;        // report user.online / user.offline to the SiteStore
+  bool user_directory = true;   // `users` lists and searches every user's name
 };
 
 struct OpenInfo {
@@ -113,9 +114,11 @@ class ChatService {
   bool Spend(RateLimiter& limiter, SessionId sid, const Session& session, const proto::Request& req,
              const char* what);
   void Who(SessionId sid, const proto::Request& req);
+  void Users(SessionId sid, Session& session, const proto::Request& req);
 
   ServiceOptions options_;
   const util::Clock* clock_;
+  store::ChatStore* store_;
   Sessions sessions_;
   PresenceMap presence_;
   OnlineUsers online_;

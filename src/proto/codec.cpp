@@ -30,6 +30,7 @@ constexpr size_t kMaxDeviceBytes = 64;
 constexpr size_t kMaxTokenBytes = 4096;
 constexpr size_t kMaxPasswordBytes = 1024;
 constexpr int kMaxHistoryLimit = 200;
+constexpr int kMaxUsersLimit = 50;
 
 struct TypeName {
   std::string_view name;
@@ -40,6 +41,7 @@ constexpr TypeName kTypes[] = {
     {"read", RequestType::kRead},       {"typing", RequestType::kTyping}, {"history", RequestType::kHistory},
     {"join", RequestType::kJoin},       {"leave", RequestType::kLeave}, {"invite", RequestType::kInvite},
     {"rooms", RequestType::kRooms},     {"who", RequestType::kWho},     {"ping", RequestType::kPing},
+    {"users", RequestType::kUsers},
 };
 
 // One parsed JSON object and how its strings must be read (see ParseDoc).
@@ -216,6 +218,17 @@ Status DecodeFields(const In& obj, Request* r) {
         if (!(s = RequireString(obj, "user", 64, &r->user)).ok()) return s;
         if (!ValidSiteUserName(r->user)) return Status::BadRequest("user is not a valid user name");
       }
+      return Status::Ok();
+    }
+    case RequestType::kUsers: {
+      if (!(s = GetString(obj, "q", 64, &r->query)).ok()) return s;
+      int64_t limit = 0;
+      bool has_limit = false;
+      if (!(s = GetMid(obj.obj, "limit", &limit, &has_limit)).ok()) return s;
+      if (has_limit && (limit < 1 || limit > kMaxUsersLimit)) {
+        return Status::BadRequest("limit must be between 1 and " + std::to_string(kMaxUsersLimit));
+      }
+      r->limit = has_limit ? static_cast<int>(limit) : 20;
       return Status::Ok();
     }
     case RequestType::kRooms:

@@ -191,6 +191,15 @@ std::string EncodeWho(std::string_view re, const std::vector<std::pair<std::stri
   return out;
 }
 
+std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re).BeginArray("users");
+  for (const auto& [user, online] : users) w.Begin().Str("user", user).Bool("online", online).End();
+  w.EndArray().Bool("more", more).End();
+  return out;
+}
+
 std::string EncodeHttpError(const util::Status& status) {
   std::string out;
   JsonWriter(&out)

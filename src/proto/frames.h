@@ -97,6 +97,8 @@ std::string EncodeRoomList(std::string_view re, const std::vector<RoomSummary>& 
 
 // The answer to `who`: {"type":"ok","re":…,"users":[{"user":…,"devices":…}],"count":…}
 std::string EncodeWho(std::string_view re, const std::vector<std::pair<std::string, int64_t>>& users, int64_t count);
+// The answer to `users`: {"type":"ok","re":…,"users":[{"user":…,"online":…}],"more":…}
+std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more);
 
 // --- HTTP API bodies -------------------------------------------------------------------------
 // {"error":{"code":"…","message":"…"}}

@@ -23,6 +23,7 @@ enum class RequestType {
   kInvite,
   kRooms,
   kWho,
+  kUsers,
   kPing,
 };
 
@@ -64,6 +65,9 @@ struct Request {
   bool has_before = false;
   int64_t before = 0;
   int limit = 0;  // 0 = default
+
+  // users: a name prefix ("" = from the start of the directory)
+  std::string query;
 };
 
 }  // namespace chatd::proto

@@ -15,6 +15,10 @@ constexpr const char* kFindUser =
 constexpr const char* kFindUserById = "SELECT id, name, is_admin FROM users WHERE id = ?1";
 constexpr const char* kListUsers =
     "SELECT id, name, is_admin, password_hash, created_at, site_user FROM users ORDER BY name";
+// NOCASE folds ASCII only and compares the rest byte by byte; 0xFF never occurs in UTF-8, so
+// prefix + "\xff" is above every name that starts with the prefix.
+constexpr const char* kSearchUsers =
+    "SELECT id, name, is_admin FROM users WHERE name >= ?1 AND name < ?2 ORDER BY name LIMIT ?3";
 constexpr const char* kDeleteUser = "DELETE FROM users WHERE name = ?1";
 constexpr const char* kSetPassword = "UPDATE users SET password_hash = ?2 WHERE name = ?1";
 constexpr const char* kCountUsers = "SELECT count(*) FROM users";
@@ -43,6 +47,7 @@ Status Accounts::Open(SqliteDb* db, std::unique_ptr<Accounts>* out) {
   Status s = db->PrepareAll({{&a->insert_user_, kInsertUser},
                              {&a->find_user_, kFindUser},
                              {&a->find_user_id_, kFindUserById},
+                             {&a->search_users_, kSearchUsers},
                              {&a->insert_session_, kInsertSession},
                              {&a->resolve_session_, kResolveSession},
                              {&a->delete_session_, kDeleteSession}});
@@ -82,6 +87,21 @@ Status Accounts::FindUserById(UserId id, UserInfo* out) {
   out->name = std::string(st->Text(1));
   out->admin = st->Int(2) != 0;
   return Status::Ok();
+}
+
+Status Accounts::SearchUsers(const std::string& prefix, int limit, std::vector<UserInfo>* out) {
+  out->clear();
+  StmtScope st(search_users_.get());
+  st->Bind(1, prefix).Bind(2, prefix + "\xff").Bind(3, static_cast<int64_t>(limit));
+  Status s;
+  while (st->Step(&s)) {
+    UserInfo u;
+    u.id = st->Int(0);
+    u.name = std::string(st->Text(1));
+    u.admin = st->Int(2) != 0;
+    out->push_back(std::move(u));
+  }
+  return s;
 }
 
 Status Accounts::ListUsers(std::vector<UserRecord>* out) {

@@ -27,6 +27,9 @@ class Accounts {
   util::Status FindUser(const std::string& name, UserRecord* out);
   util::Status FindUserById(UserId id, UserInfo* out);
   util::Status ListUsers(std::vector<UserRecord>* out);
+  // Names starting with `prefix` (ASCII case ignored, as the names' collation does), in name
+  // order, at most `limit`: an index range, never a scan of the table.
+  util::Status SearchUsers(const std::string& prefix, int limit, std::vector<UserInfo>* out);
   util::Status DeleteUser(const std::string& name);
   util::Status SetPassword(const std::string& name, const std::string& password_hash);
   util::Status CountUsers(int64_t* out);
@@ -45,7 +48,7 @@ class Accounts {
   // Runs a DELETE taking one argument; *removed counts the rows.
   util::Status DeleteCounting(const char* sql, int64_t arg, int* removed);
   SqliteDb* db_;
-  std::unique_ptr<SqliteStmt> insert_user_, find_user_, find_user_id_, insert_session_, resolve_session_,
+  std::unique_ptr<SqliteStmt> insert_user_, find_user_, find_user_id_, search_users_, insert_session_, resolve_session_,
       delete_session_;
 };
 

@@ -95,6 +95,10 @@ struct NewSession {
   std::string token_hash;
   int64_t now_ms = 0, expires_ms = 0;
 };
+struct UserSearch {
+  std::string prefix;  // of the name, ignoring ASCII case; "" = from the first name
+  int limit = 20;
+};
 struct SessionLookup {
   std::string token_hash;
   int64_t now_ms = 0;
@@ -130,6 +134,9 @@ class ChatStore {
   // conflict (the name is taken, ignoring case), storage_full.
   virtual void CreateUser(NewUser req, Callback<UserInfo> done) = 0;
   virtual void FindUser(std::string name, Callback<UserRecord> done) = 0;
+  // The directory: users whose name starts with the prefix, by name, at most limit + 1 (so the
+  // caller can tell there are more).
+  virtual void SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) = 0;
   // Finds, or creates as a site account, the user a site token names. unauthorized when the
   // name is a local account and !allow_local; storage_full.
   virtual void EnsureSiteUser(SiteLogin req, Callback<UserInfo> done) = 0;

@@ -105,6 +105,12 @@ void EngineChatStore::FindUser(std::string name, Callback<UserRecord> done) {
                   std::move(done));
 }
 
+void EngineChatStore::SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) {
+  Run<std::vector<UserInfo>>([req = std::move(req)](Engine& e, std::vector<UserInfo>* out) {
+    return e.accounts().SearchUsers(req.prefix, req.limit + 1, out);
+  }, std::move(done));
+}
+
 void EngineChatStore::EnsureSiteUser(SiteLogin req, Callback<UserInfo> done) {
   Run<UserInfo>([req = std::move(req)](Engine& e, UserInfo* out) { return e.EnsureUser(req.name, req.allow_local, out); },
                 std::move(done));

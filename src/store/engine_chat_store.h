@@ -30,6 +30,7 @@ class EngineChatStore final : public ChatStore, public SiteStore {
   void LoadUserState(UserId user, Callback<UserState> done) override;
   void CreateUser(NewUser req, Callback<UserInfo> done) override;
   void FindUser(std::string name, Callback<UserRecord> done) override;
+  void SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) override;
   void EnsureSiteUser(SiteLogin req, Callback<UserInfo> done) override;
   void CreateSession(NewSession req, StatusCallback done) override;
   void ResolveSession(SessionLookup req, Callback<UserInfo> done) override;

@@ -460,6 +460,26 @@ void MemoryChatStore::FindUser(std::string name, Callback<UserRecord> done) {
   Answer(std::move(done), s, s.ok() ? u->rec : UserRecord{});
 }
 
+void MemoryChatStore::SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    return s;
+  };
+  std::string prefix = lower(req.prefix);
+  std::vector<std::pair<std::string, UserInfo>> found;
+  for (const auto& [id, u] : users_) {
+    std::string key = lower(u.rec.info.name);
+    if (key.compare(0, prefix.size(), prefix) == 0) found.emplace_back(std::move(key), u.rec.info);
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<UserInfo> out;
+  for (auto& [key, info] : found) {
+    if (out.size() > static_cast<size_t>(req.limit)) break;
+    out.push_back(std::move(info));
+  }
+  Answer(std::move(done), Status::Ok(), std::move(out));
+}
+
 void MemoryChatStore::EnsureSiteUser(SiteLogin req, Callback<UserInfo> done) {
   User* u = nullptr;
   if (FindUserByName(req.name, &u).ok()) {

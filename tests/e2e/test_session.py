@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """A logged-in session: bad requests do not break the connection, several objects per frame,
-ids echoed in `re`, `who` with device counts, a message between two users."""
+ids echoed in `re`, `who` with device counts, `users` (the directory), a message between two users."""
 import asyncio
 import os
 import sys
@@ -223,6 +223,32 @@ class SessionTest(harness.AsyncChatdTestCase):
         await b.close()
         b, _, got = await catch_up()
         self.assertEqual([m["mid"] for m in got], mids[2:])
+
+    async def test_users_finds_offline_users_by_prefix_with_their_presence(self):
+        stem = "dir" + os.urandom(3).hex()
+        on = self.srv.new_user(stem + "a")
+        off = self.srv.new_user(stem + "b")
+        ws = await self.logged_in(self.srv, on)
+        answer = await ws.request({"type": "users", "q": stem.upper()})
+        self.assertEqual(answer.get("type"), "ok", answer)
+        self.assertEqual(answer["users"], [{"user": on.user, "online": True}, {"user": off.user, "online": False}])
+        self.assertIs(answer["more"], False)
+        page = await ws.request({"type": "users", "q": stem, "limit": 1})
+        self.assertEqual((page["users"], page["more"]), ([{"user": on.user, "online": True}], True))
+        # A user found while offline can be written to: the message waits in the pool.
+        ok = await ws.request({"type": "send", "cid": "d1", "to": off.user, "text": "found you"})
+        self.assertEqual(ok.get("type"), "ok", ok)
+        bad = await ws.request({"type": "users", "limit": 500})
+        self.assertEqual(bad.get("code"), "bad_request", bad)
+
+
+class DirectoryOffTest(harness.AsyncChatdTestCase):
+    async def test_users_is_forbidden_when_the_directory_is_off(self):
+        srv = self.start_server("--user-directory", "false")
+        acct = srv.new_user("nodir")
+        ws = await self.logged_in(srv, acct)
+        answer = await ws.request({"type": "users", "q": ""})
+        self.assertEqual((answer.get("type"), answer.get("code")), ("error", "forbidden"), answer)
 
 
 if __name__ == "__main__":

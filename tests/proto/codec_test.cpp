@@ -40,6 +40,13 @@ TEST_CASE("codec: valid requests decode with their fields") {
   CHECK(r.is_private);
   REQUIRE(Decode(R"({"type":"who"})", &r).ok());
   CHECK(r.id.empty());
+  REQUIRE(Decode(R"({"type":"users","id":3,"q":"Bo"})", &r).ok());
+  CHECK(r.type == RequestType::kUsers);
+  CHECK(r.query == "Bo");
+  CHECK(r.limit == 20);
+  REQUIRE(Decode(R"({"type":"users","limit":50})", &r).ok());
+  CHECK(r.query.empty());
+  CHECK(r.limit == 50);
 }
 
 TEST_CASE("codec: malformed requests are bad_request with a reason") {
@@ -76,6 +83,9 @@ TEST_CASE("codec: malformed requests are bad_request with a reason") {
       {R"({"type":"join","room":"#general"})", "room"},
       {R"({"type":"join","room":"general","private":"yes"})", "private"},
       {R"({"type":"typing","to":"*"})", "broadcast"},
+      {R"({"type":"users","limit":51})", "limit"},
+      {R"({"type":"users","limit":0})", "limit"},
+      {R"({"type":"users","q":5})", "q"},
       {R"({"type":"who","id":{"a":1}})", "id"},
       {R"({"type":"who","id":[1]})", "id"},
   };

@@ -90,6 +90,8 @@ TEST_CASE("frames: welcome, history page, joined, rooms, who") {
   CHECK(ProtocolDoc().find(R"({"room":"general","private":false,"members":12,"unread":5})") != std::string::npos);
   CHECK(EncodeWho("5", {{"bob", 2}, {"carol", 1}}, 2) ==
         R"({"type":"ok","re":5,"users":[{"user":"bob","devices":2},{"user":"carol","devices":1}],"count":2})");
+  Documented(EncodeUserList("8", {{"bob", true}, {"Bobby", false}}, true),
+             R"({"type":"ok","re":8,"users":[{"user":"bob","online":true},{"user":"Bobby","online":false}],"more":true})");
 }
 
 TEST_CASE("frames: HTTP API bodies") {

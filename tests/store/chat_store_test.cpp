@@ -197,6 +197,28 @@ TEST_CASE_TEMPLATE_DEFINE("chat store: accounts and login sessions", B, accounts
 }
 TEST_CASE_TEMPLATE_APPLY(accounts, Backends);
 
+TEST_CASE_TEMPLATE_DEFINE("chat store: the user directory finds names by prefix, in order, limit + 1", B, directory) {
+  Driver<B> d;
+  for (const char* name : {"bob", "Bobby", "alice", "bo.b", "carol", "BOB2", "b"}) d.User(name);
+  auto search = [&](const std::string& prefix, int limit) {
+    auto r = d.template Sync<std::vector<UserInfo>>([&](auto done) { d.b.chat().SearchUsers({prefix, limit}, done); });
+    REQUIRE(r.status.ok());
+    std::vector<std::string> names;
+    for (const auto& u : r.value) names.push_back(u.name);
+    return names;
+  };
+  // ASCII case is ignored, as names are unique ignoring it; '.' is no wildcard.
+  CHECK(search("BO", 20) == std::vector<std::string>{"bo.b", "bob", "BOB2", "Bobby"});
+  CHECK(search("bob", 20) == std::vector<std::string>{"bob", "BOB2", "Bobby"});
+  CHECK(search("bo.", 20) == std::vector<std::string>{"bo.b"});
+  CHECK(search("bo%", 20).empty());
+  CHECK(search("zed", 20).empty());
+  // limit + 1 answers, so the caller can say there are more.
+  CHECK(search("b", 2) == std::vector<std::string>{"b", "bo.b", "bob"});
+  CHECK(search("", 3) == std::vector<std::string>{"alice", "b", "bo.b", "bob"});
+}
+TEST_CASE_TEMPLATE_APPLY(directory, Backends);
+
 TEST_CASE_TEMPLATE_DEFINE("chat store: sending, the same frames, dedupe, refusals", B, sending) {
   Driver<B> d;
   UserInfo alice = d.User("alice"), bob = d.User("bob"), root = d.User("root", true);
