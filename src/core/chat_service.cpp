@@ -191,6 +191,7 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
     case RequestType::kUsers:
       if (Spend(send_limiter_, sid, session, req, "slow down")) Users(sid, session, req);
       return;
+    case RequestType::kConversations: return Conversations(sid, session, req);
     case RequestType::kSend: return messaging_.Send(sid, session, req);
     case RequestType::kAck: return messaging_.Ack(sid, session, req);
     case RequestType::kHistory: return messaging_.History(sid, session, req);
@@ -242,6 +243,23 @@ void ChatService::Users(SessionId sid, Session& session, const proto::Request& r
             users.reserve(r.value.size());
             for (const auto& u : r.value) users.emplace_back(u.name, presence_.Online(u.id));
             router_.Send(sid, proto::EncodeUserList(re, users, more));
+          }));
+}
+
+void ChatService::Conversations(SessionId sid, Session& session, const proto::Request& req) {
+  std::string re = req.id;
+  if (!sessions_.Admit(session)) return router_.Busy(sid, re);
+  store_->Conversations(
+      store::ConversationsRequest{session.user.id, req.limit},
+      sessions_.Guard<std::vector<store::ConversationSummary>>(
+          sid, [this, sid, re](Session&, store::Result<std::vector<store::ConversationSummary>>&& r) {
+            if (!r.status.ok()) return router_.Error(sid, re, r.status);
+            std::vector<proto::ConversationEntry> list;
+            list.reserve(r.value.size());
+            for (auto& c : r.value) {
+              list.push_back({std::move(c.with), std::move(c.room), c.is_private, c.last ? *c.last : std::string()});
+            }
+            router_.Send(sid, proto::EncodeConversationList(re, list));
           }));
 }
 

@@ -115,6 +115,7 @@ class ChatService {
              const char* what);
   void Who(SessionId sid, const proto::Request& req);
   void Users(SessionId sid, Session& session, const proto::Request& req);
+  void Conversations(SessionId sid, Session& session, const proto::Request& req);
 
   ServiceOptions options_;
   const util::Clock* clock_;

@@ -31,6 +31,7 @@ constexpr size_t kMaxTokenBytes = 4096;
 constexpr size_t kMaxPasswordBytes = 1024;
 constexpr int kMaxHistoryLimit = 200;
 constexpr int kMaxUsersLimit = 50;
+constexpr int kMaxConversationsLimit = 100;  // x 16 KiB texts at most: well under the outbound limit
 
 struct TypeName {
   std::string_view name;
@@ -41,7 +42,7 @@ constexpr TypeName kTypes[] = {
     {"read", RequestType::kRead},       {"typing", RequestType::kTyping}, {"history", RequestType::kHistory},
     {"join", RequestType::kJoin},       {"leave", RequestType::kLeave}, {"invite", RequestType::kInvite},
     {"rooms", RequestType::kRooms},     {"who", RequestType::kWho},     {"ping", RequestType::kPing},
-    {"users", RequestType::kUsers},
+    {"users", RequestType::kUsers},     {"conversations", RequestType::kConversations},
 };
 
 // One parsed JSON object and how its strings must be read (see ParseDoc).
@@ -220,15 +221,17 @@ Status DecodeFields(const In& obj, Request* r) {
       }
       return Status::Ok();
     }
-    case RequestType::kUsers: {
-      if (!(s = GetString(obj, "q", 64, &r->query)).ok()) return s;
+    case RequestType::kUsers:
+    case RequestType::kConversations: {
+      if (r->type == RequestType::kUsers && !(s = GetString(obj, "q", 64, &r->query)).ok()) return s;
       int64_t limit = 0;
       bool has_limit = false;
       if (!(s = GetMid(obj.obj, "limit", &limit, &has_limit)).ok()) return s;
-      if (has_limit && (limit < 1 || limit > kMaxUsersLimit)) {
-        return Status::BadRequest("limit must be between 1 and " + std::to_string(kMaxUsersLimit));
+      int most = r->type == RequestType::kUsers ? kMaxUsersLimit : kMaxConversationsLimit;
+      if (has_limit && (limit < 1 || limit > most)) {
+        return Status::BadRequest("limit must be between 1 and " + std::to_string(most));
       }
-      r->limit = has_limit ? static_cast<int>(limit) : 20;
+      r->limit = has_limit ? static_cast<int>(limit) : (r->type == RequestType::kUsers ? 20 : 50);
       return Status::Ok();
     }
     case RequestType::kRooms:

@@ -191,6 +191,23 @@ std::string EncodeWho(std::string_view re, const std::vector<std::pair<std::stri
   return out;
 }
 
+std::string EncodeConversationList(std::string_view re, const std::vector<ConversationEntry>& convs) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re).BeginArray("conversations");
+  for (const auto& c : convs) {
+    w.Begin();
+    if (c.room.empty()) {
+      w.Str("with", c.with);
+    } else {
+      w.Str("room", c.room).Bool("private", c.is_private);
+    }
+    w.Raw("last", c.last.empty() ? std::string_view("null") : std::string_view(c.last)).End();
+  }
+  w.EndArray().End();
+  return out;
+}
+
 std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more) {
   std::string out;
   JsonWriter w(&out);

@@ -97,6 +97,14 @@ std::string EncodeRoomList(std::string_view re, const std::vector<RoomSummary>& 
 
 // The answer to `who`: {"type":"ok","re":…,"users":[{"user":…,"devices":…}],"count":…}
 std::string EncodeWho(std::string_view re, const std::vector<std::pair<std::string, int64_t>>& users, int64_t count);
+// The answer to `conversations`: {"type":"ok","re":…,"conversations":[{"with":"bob","last":{…}},
+// {"room":"general","private":false,"last":null}]}; `last` is the newest message's frame.
+struct ConversationEntry {
+  std::string with, room;
+  bool is_private = false;
+  std::string last;  // a message frame, or "" for none yet
+};
+std::string EncodeConversationList(std::string_view re, const std::vector<ConversationEntry>& convs);
 // The answer to `users`: {"type":"ok","re":…,"users":[{"user":…,"online":…}],"more":…}
 std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more);
 

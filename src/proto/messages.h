@@ -24,6 +24,7 @@ enum class RequestType {
   kRooms,
   kWho,
   kUsers,
+  kConversations,
   kPing,
 };
 

@@ -95,6 +95,10 @@ struct NewSession {
   std::string token_hash;
   int64_t now_ms = 0, expires_ms = 0;
 };
+struct ConversationsRequest {
+  UserId user = 0;
+  int limit = 100;
+};
 struct UserSearch {
   std::string prefix;  // of the name, ignoring ASCII case; "" = from the first name
   int limit = 20;
@@ -129,6 +133,9 @@ class ChatStore {
   // forbidden (inviter not a member), not_found (invitee), conflict (already a member).
   virtual void Invite(InviteRequest req, Callback<InviteResult> done) = 0;
   virtual void LoadUserState(UserId user, Callback<UserState> done) = 0;
+  // The user's 1:1 conversations and rooms with their newest message (rooms: since joining),
+  // newest first, then those with none; at most limit.
+  virtual void Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) = 0;
 
   // --- accounts and login sessions -------------------------------------------------------------
   // conflict (the name is taken, ignoring case), storage_full.

@@ -105,6 +105,12 @@ void EngineChatStore::FindUser(std::string name, Callback<UserRecord> done) {
                   std::move(done));
 }
 
+void EngineChatStore::Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) {
+  Run<std::vector<ConversationSummary>>([req](Engine& e, std::vector<ConversationSummary>* out) {
+    return e.messages().Conversations(req.user, req.limit, out);
+  }, std::move(done));
+}
+
 void EngineChatStore::SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) {
   Run<std::vector<UserInfo>>([req = std::move(req)](Engine& e, std::vector<UserInfo>* out) {
     return e.accounts().SearchUsers(req.prefix, req.limit + 1, out);

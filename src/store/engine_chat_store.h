@@ -28,6 +28,7 @@ class EngineChatStore final : public ChatStore, public SiteStore {
   void Leave(LeaveRequest req, Callback<RoomInfo> done) override;
   void Invite(InviteRequest req, Callback<InviteResult> done) override;
   void LoadUserState(UserId user, Callback<UserState> done) override;
+  void Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) override;
   void CreateUser(NewUser req, Callback<UserInfo> done) override;
   void FindUser(std::string name, Callback<UserRecord> done) override;
   void SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) override;

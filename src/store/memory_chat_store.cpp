@@ -460,6 +460,32 @@ void MemoryChatStore::FindUser(std::string name, Callback<UserRecord> done) {
   Answer(std::move(done), s, s.ok() ? u->rec : UserRecord{});
 }
 
+void MemoryChatStore::Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) {
+  std::vector<ConversationSummary> out;
+  for (const auto& [id, c] : convs_) {
+    auto me = c.members.find(req.user);
+    if (me == c.members.end() || (c.kind != ConvKind::kDirect && c.kind != ConvKind::kRoom)) continue;
+    ConversationSummary s;
+    if (c.kind == ConvKind::kRoom) {
+      s.room = c.name;
+      s.is_private = c.is_private;
+    } else {
+      s.with = NameOf(c.a == req.user ? c.b : c.a);
+    }
+    if (!c.mids.empty() && c.mids.back() > me->second.joined) {
+      s.last_mid = c.mids.back();
+      s.last = messages_.at(s.last_mid).json;
+    }
+    out.push_back(std::move(s));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    if ((x.last_mid == 0) != (y.last_mid == 0)) return x.last_mid != 0;
+    return x.last_mid > y.last_mid;
+  });
+  if (out.size() > static_cast<size_t>(req.limit)) out.resize(static_cast<size_t>(req.limit));
+  Answer(std::move(done), Status::Ok(), std::move(out));
+}
+
 void MemoryChatStore::SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) {
   auto lower = [](std::string s) {
     for (char& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;

@@ -40,6 +40,14 @@ constexpr const char* kInsertNotice = "INSERT INTO deliveries (user_id, mid, not
 constexpr const char* kRecipientsOf =
     "SELECT d.user_id, coalesce(u.name, '(deleted)'), coalesce(d.delivered_at, 0), coalesce(d.read_at, 0) "
     "FROM deliveries d LEFT JOIN users u ON u.id = d.user_id WHERE d.mid = ?1 ORDER BY u.name LIMIT 1000";
+// A user's conversations by their newest message (rooms: since the user joined), then those
+// with none. One index probe of messages_conv per conversation.
+constexpr const char* kConversations =
+    "SELECT c.kind, c.user_a, c.user_b, c.name, c.is_private, "
+    "(SELECT max(m.mid) FROM messages m WHERE m.conv_id = c.id AND m.mid > mb.joined_mid) AS last "
+    "FROM members mb JOIN conversations c ON c.id = mb.conv_id WHERE mb.user_id = ?1 AND c.kind IN (1, 2) "
+    "ORDER BY last IS NULL, last DESC, c.id LIMIT ?2";
+constexpr const char* kMessageByMid = "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.mid = ?1";
 constexpr const char* kMessageInfo =
     "SELECT m.conv_id, m.sender_id, c.kind FROM messages m JOIN conversations c ON c.id = m.conv_id WHERE m.mid = ?1";
 constexpr const char* kOlderNotices =
@@ -89,7 +97,9 @@ Status MessageStore::Prepare() {
                           {&message_info_, kMessageInfo},
                           {&older_notices_, kOlderNotices},
                           {&room_status_, kRoomStatus},
-                          {&everyone_status_, kEveryoneStatus}});
+                          {&everyone_status_, kEveryoneStatus},
+                          {&conversations_, kConversations},
+                          {&message_by_mid_, kMessageByMid}});
 }
 
 Status MessageStore::Reload() {
@@ -241,6 +251,41 @@ Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms) {
     if (!(s = st->Run()).ok()) return errors_->Record(s);
   }
   pool_use_.erase(user);  // recounted on the next send to this user
+  return Status::Ok();
+}
+
+Status MessageStore::Conversations(UserId user, int limit, std::vector<ConversationSummary>* out) {
+  out->clear();
+  std::vector<UserId> peers;  // named once the statement is done (NameOf runs one of its own)
+  Status s;
+  {
+    StmtScope st(conversations_.get());
+    st->Bind(1, user).Bind(2, static_cast<int64_t>(limit));
+    while (st->Step(&s)) {
+      ConversationSummary c;
+      if (static_cast<ConvKind>(st->Int(0)) == ConvKind::kRoom) {
+        c.room = std::string(st->Text(3));
+        c.is_private = st->Int(4) != 0;
+      } else {
+      }
+      peers.push_back(c.room.empty() ? (st->Int(1) == user ? st->Int(2) : st->Int(1)) : 0);
+      c.last_mid = st->Int(5);
+      out->push_back(std::move(c));
+    }
+    if (!s.ok()) return s;
+  }
+  for (size_t i = 0; i < out->size(); ++i) {
+    ConversationSummary& c = (*out)[i];
+    if (peers[i] != 0 && !(s = directory_->NameOf(peers[i], &c.with)).ok()) return s;
+    if (c.last_mid == 0) continue;
+    StmtScope st(message_by_mid_.get());
+    st->Bind(1, c.last_mid);
+    std::vector<MessageRow> rows;
+    int n = 0;
+    if (!(s = ReadMessageRows(message_by_mid_.get(), &rows, &n)).ok()) return s;
+    if (rows.empty()) continue;  // purged meanwhile
+    if (!(s = directory_->EncodeRow(rows.front(), &c.last)).ok()) return s;
+  }
   return Status::Ok();
 }
 

@@ -61,6 +61,8 @@ class MessageStore {
   // A page of a conversation, newest `limit` before `before` (0 = newest), returned oldest first:
   // at most `limit` messages and about `max_bytes` of them (always at least one); `more` when
   // older ones exist. From the cache while it is trusted, from SQLite beyond it.
+  // The user's conversations, newest activity first (ChatStore::Conversations).
+  util::Status Conversations(UserId user, int limit, std::vector<ConversationSummary>* out);
   util::Status History(const UserInfo& user, const std::string& with, const std::string& room, Mid before, int limit,
                        HistoryResult* out, size_t max_bytes = 1 << 20);
 
@@ -109,7 +111,7 @@ class MessageStore {
 
   std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, marks_, mark_delivered_,
       set_acked_, older_in_conv_, insert_notification_, insert_notice_, recipients_of_, message_info_,
-      older_notices_, room_status_, everyone_status_;
+      older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_;
 };
 
 }  // namespace chatd::store

@@ -99,6 +99,15 @@ struct UserState {
   std::vector<std::pair<std::string, int64_t>> unread;  // "bob", "#general", "!notifications" -> count
 };
 
+// One of a user's conversations (a 1:1 peer or a room), newest activity first.
+struct ConversationSummary {
+  std::string with;  // the peer of a 1:1 conversation
+  std::string room;  // or the room's name
+  bool is_private = false;
+  Mid last_mid = 0;
+  std::shared_ptr<const std::string> last;  // the newest message's frame; null when none yet
+};
+
 struct JoinResult {
   RoomInfo room;
   bool created = false;

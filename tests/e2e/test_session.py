@@ -241,6 +241,24 @@ class SessionTest(harness.AsyncChatdTestCase):
         bad = await ws.request({"type": "users", "limit": 500})
         self.assertEqual(bad.get("code"), "bad_request", bad)
 
+    async def test_conversations_lists_partners_and_rooms_newest_first(self):
+        me = self.srv.new_user("cl")
+        peer = self.srv.new_user("cp")
+        ws = await self.logged_in(self.srv, me)
+        room = "cl" + os.urandom(3).hex()
+        self.assertEqual((await ws.request({"type": "join", "room": room})).get("type"), "ok")
+        sent = await ws.request({"type": "send", "cid": "c1", "to": peer.user, "text": "<b>newest</b>"})
+        answer = await ws.request({"type": "conversations"})
+        self.assertEqual(answer.get("type"), "ok", answer)
+        convs = answer["conversations"]
+        self.assertEqual(convs[0]["with"], peer.user)
+        self.assertEqual((convs[0]["last"]["mid"], convs[0]["last"]["text"]), (sent["mid"], "<b>newest</b>"))
+        self.assertEqual(convs[1], {"room": room, "private": False, "last": None})
+        # The peer sees the same conversation from the other side.
+        other = await self.logged_in(self.srv, peer)
+        theirs = (await other.request({"type": "conversations", "limit": 1}))["conversations"]
+        self.assertEqual([c.get("with") for c in theirs], [me.user])
+
 
 class DirectoryOffTest(harness.AsyncChatdTestCase):
     async def test_users_is_forbidden_when_the_directory_is_off(self):

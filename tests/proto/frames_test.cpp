@@ -90,6 +90,9 @@ TEST_CASE("frames: welcome, history page, joined, rooms, who") {
   CHECK(ProtocolDoc().find(R"({"room":"general","private":false,"members":12,"unread":5})") != std::string::npos);
   CHECK(EncodeWho("5", {{"bob", 2}, {"carol", 1}}, 2) ==
         R"({"type":"ok","re":5,"users":[{"user":"bob","devices":2},{"user":"carol","devices":1}],"count":2})");
+  Documented(EncodeConversationList("7", {{"bob", "", false, R"({"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123})"},
+                                          {"", "general", false, ""}}),
+             R"({"type":"ok","re":7,"conversations":[{"with":"bob","last":{"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123}},{"room":"general","private":false,"last":null}]})");
   Documented(EncodeUserList("8", {{"bob", true}, {"Bobby", false}}, true),
              R"({"type":"ok","re":8,"users":[{"user":"bob","online":true},{"user":"Bobby","online":false}],"more":true})");
 }

@@ -219,6 +219,49 @@ TEST_CASE_TEMPLATE_DEFINE("chat store: the user directory finds names by prefix,
 }
 TEST_CASE_TEMPLATE_APPLY(directory, Backends);
 
+TEST_CASE_TEMPLATE_DEFINE("chat store: a user's conversations, newest message first, rooms since joining", B, convs) {
+  Driver<B> d;
+  UserInfo alice = d.User("alice"), bob = d.User("bob"), carol = d.User("carol");
+  auto list = [&](const UserInfo& u, int limit = 100) {
+    auto r = d.template Sync<std::vector<store::ConversationSummary>>(
+        [&](auto done) { d.b.chat().Conversations({u.id, limit}, done); });
+    REQUIRE(r.status.ok());
+    return r.value;
+  };
+  CHECK(list(alice).empty());
+  Mid to_bob = d.SendOk(alice, "bob", "hi bob");
+  REQUIRE(d.Join(carol, "general").status.ok());
+  d.SendOk(carol, "", "before alice joined", "general");
+  REQUIRE(d.Join(alice, "general").status.ok());
+  REQUIRE(d.Join(alice, "quiet", true).status.ok());
+  Mid from_carol = d.SendOk(carol, "alice", "hi alice");
+  auto got = list(alice);
+  REQUIRE(got.size() == 4);
+  CHECK(got[0].with == "carol");
+  CHECK(got[0].last_mid == from_carol);
+  REQUIRE(got[0].last);
+  CHECK(got[0].last->find("\"text\":\"hi alice\"") != std::string::npos);
+  CHECK(got[1].with == "bob");
+  CHECK(got[1].last_mid == to_bob);
+  // A room's messages from before the user joined are not theirs: none yet, listed after.
+  CHECK(got[2].room == "general");
+  CHECK(got[2].last == nullptr);
+  CHECK(got[3].room == "quiet");
+  CHECK(got[3].is_private);
+  Mid later = d.SendOk(carol, "", "now alice sees it", "general");
+  got = list(alice, 2);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].room == "general");
+  CHECK(got[0].last_mid == later);
+  CHECK(got[1].with == "carol");
+  // bob has one conversation; a user with none has an empty list.
+  got = list(bob);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].with == "alice");
+  CHECK(list(d.User("dave")).empty());
+}
+TEST_CASE_TEMPLATE_APPLY(convs, Backends);
+
 TEST_CASE_TEMPLATE_DEFINE("chat store: sending, the same frames, dedupe, refusals", B, sending) {
   Driver<B> d;
   UserInfo alice = d.User("alice"), bob = d.User("bob"), root = d.User("root", true);
