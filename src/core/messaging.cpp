@@ -40,11 +40,12 @@ void Messaging::Ack(SessionId sid, Session& session, const proto::Request& req) 
   std::string re = req.id;
   if (!sessions_->Admit(session)) return router_->Busy(sid, re);
   store_->Ack(store::AckRequest{session.user.id, req.upto, clock_->NowMs()},
-              sessions_->GuardStatus(sid, [this, sid, re](Session&, const Status& st) {
-                if (!st.ok()) {
-                  router_->Error(sid, re, st);
-                } else if (!re.empty()) {
-                  router_->Send(sid, proto::EncodeOk(re));
+              sessions_->Guard<store::AckResult>(sid, [this, sid, re](Session& s, store::Result<store::AckResult>&& r) {
+                if (!r.status.ok()) return router_->Error(sid, re, r.status);
+                if (!re.empty()) router_->Send(sid, proto::EncodeOk(re));
+                // The senders' pages turn "stored" into "delivered".
+                for (const auto& [sender, upto] : r.value.delivered) {
+                  router_->EventToUser(sender, MakeFrame(proto::EncodeDelivered(s.user.name, upto)));
                 }
               }));
 }

@@ -104,6 +104,12 @@ std::string EncodeReceipt(std::string_view from, std::string_view with, int64_t 
   return out;
 }
 
+std::string EncodeDelivered(std::string_view from, int64_t upto) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "delivered").Str("from", from).Int("upto", upto).End();
+  return out;
+}
+
 std::string EncodeRead(std::string_view with, std::string_view room, int64_t upto) {
   std::string out;
   JsonWriter w(&out);

@@ -52,6 +52,8 @@ std::string EncodePresence(std::string_view user, bool online);
 std::string EncodeMember(std::string_view room, std::string_view user, bool joined);
 // {"type":"receipt","from":"…","with":"…","upto":…}: `from` read the 1:1 conversation with `with`.
 std::string EncodeReceipt(std::string_view from, std::string_view with, int64_t upto);
+// To the sender of 1:1 messages a device of `from` acked: {"type":"delivered","from":…,"upto":…}
+std::string EncodeDelivered(std::string_view from, int64_t upto);
 // {"type":"read","with":"…","upto":…} or "room" instead of "with": the user's own marker moved.
 std::string EncodeRead(std::string_view with, std::string_view room, int64_t upto);
 // {"type":"typing","from":"…","to":"…"} or "room" instead of "to".

@@ -40,6 +40,10 @@ struct AckRequest {
   Mid upto = 0;  // capped at the last mid
   int64_t now_ms = 0;
 };
+// What an ack delivered: for each sender of 1:1 messages it marked delivered, the largest mid.
+struct AckResult {
+  std::vector<std::pair<UserId, Mid>> delivered;
+};
 // A page of a login's catch-up: with a cursor, everything of the user's conversations after
 // `after`; without, their undelivered messages after it (FetchResult says where to go on).
 struct PageRequest {
@@ -117,7 +121,7 @@ class ChatStore {
   // room not joined), quota_exceeded (the recipient's pool), storage_full. A resend of a
   // (sender, cid) seen before answers the first mid with dup and stores nothing.
   virtual void Send(SendRequest req, Callback<SendResult> done) = 0;
-  virtual void Ack(AckRequest req, StatusCallback done) = 0;
+  virtual void Ack(AckRequest req, Callback<AckResult> done) = 0;
   virtual void FetchPage(PageRequest req, Callback<FetchResult> done) = 0;
   // not_found (no such peer or room), forbidden (room not joined); never talked: empty.
   virtual void History(HistoryRequest req, Callback<HistoryResult> done) = 0;

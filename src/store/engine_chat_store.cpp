@@ -48,8 +48,10 @@ void EngineChatStore::Send(SendRequest req, Callback<SendResult> done) {
   }, std::move(done));
 }
 
-void EngineChatStore::Ack(AckRequest req, StatusCallback done) {
-  RunStatus([req](Engine& e) { return e.messages().Ack(req.user, req.upto, req.now_ms); }, std::move(done));
+void EngineChatStore::Ack(AckRequest req, Callback<AckResult> done) {
+  Run<AckResult>([req](Engine& e, AckResult* out) {
+    return e.messages().Ack(req.user, req.upto, req.now_ms, &out->delivered);
+  }, std::move(done));
 }
 
 void EngineChatStore::FetchPage(PageRequest req, Callback<FetchResult> done) {

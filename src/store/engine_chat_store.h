@@ -20,7 +20,7 @@ class EngineChatStore final : public ChatStore, public SiteStore {
   explicit EngineChatStore(Storage* storage) : storage_(storage) {}
 
   void Send(SendRequest req, Callback<SendResult> done) override;
-  void Ack(AckRequest req, StatusCallback done) override;
+  void Ack(AckRequest req, Callback<AckResult> done) override;
   void FetchPage(PageRequest req, Callback<FetchResult> done) override;
   void History(HistoryRequest req, Callback<HistoryResult> done) override;
   void Read(ReadRequest req, Callback<ReadResult> done) override;

@@ -165,19 +165,23 @@ void MemoryChatStore::Send(SendRequest req, Callback<SendResult> done) {
   Answer(std::move(done), s, s.ok() ? std::move(out) : SendResult{});
 }
 
-void MemoryChatStore::Ack(AckRequest req, StatusCallback done) {
+void MemoryChatStore::Ack(AckRequest req, Callback<AckResult> done) {
   auto it = users_.find(req.user);
-  if (it == users_.end()) return Answer(std::move(done), Status::NotFound("no such user"));
+  if (it == users_.end()) return Answer(std::move(done), Status::NotFound("no such user"), AckResult{});
   User& u = it->second;
   Mid upto = std::min(req.upto, last_mid_);
+  std::map<UserId, Mid> senders;
   if (upto > u.acked_upto) {
     for (auto d = deliveries_.lower_bound({req.user, u.acked_upto + 1});
          d != deliveries_.end() && d->first.first == req.user && d->first.second <= upto; ++d) {
+      if (!d->second) senders[messages_.at(d->first.second).sender] = d->first.second;
       d->second = true;
     }
     u.acked_upto = upto;
   }
-  Answer(std::move(done), Status::Ok());
+  AckResult out;
+  out.delivered.assign(senders.begin(), senders.end());
+  Answer(std::move(done), Status::Ok(), std::move(out));
 }
 
 Status MemoryChatStore::DoFetch(const PageRequest& req, FetchResult* out) {

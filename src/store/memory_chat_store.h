@@ -33,7 +33,7 @@ class MemoryChatStore final : public ChatStore {
   void set_storage_full(bool full) { storage_full_ = full; }
 
   void Send(SendRequest req, Callback<SendResult> done) override;
-  void Ack(AckRequest req, StatusCallback done) override;
+  void Ack(AckRequest req, Callback<AckResult> done) override;
   void FetchPage(PageRequest req, Callback<FetchResult> done) override;
   void History(HistoryRequest req, Callback<HistoryResult> done) override;
   void Read(ReadRequest req, Callback<ReadResult> done) override;

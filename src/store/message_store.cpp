@@ -28,6 +28,11 @@ constexpr const char* kPoolUsage =
 constexpr const char* kMarks = "SELECT acked_upto, joined_mid FROM users WHERE id = ?1";
 constexpr const char* kMarkDelivered =
     "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL";
+// The senders whose 1:1 messages an ack is about to mark delivered (notifications have none).
+constexpr const char* kNewlyDelivered =
+    "SELECT m.sender_id, max(d.mid) FROM deliveries d JOIN messages m ON m.mid = d.mid "
+    "WHERE d.user_id = ?1 AND d.mid > ?2 AND d.mid <= ?3 AND d.delivered_at IS NULL AND d.notice = 0 "
+    "GROUP BY m.sender_id";
 constexpr const char* kSetAcked = "UPDATE users SET acked_upto = ?2 WHERE id = ?1 AND acked_upto < ?2";
 constexpr const char* kOlderInConv =
     "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.conv_id = ?1 AND m.mid < ?2 ORDER BY m.mid DESC LIMIT ?3";
@@ -99,7 +104,8 @@ Status MessageStore::Prepare() {
                           {&room_status_, kRoomStatus},
                           {&everyone_status_, kEveryoneStatus},
                           {&conversations_, kConversations},
-                          {&message_by_mid_, kMessageByMid}});
+                          {&message_by_mid_, kMessageByMid},
+                          {&newly_delivered_, kNewlyDelivered}});
 }
 
 Status MessageStore::Reload() {
@@ -234,12 +240,19 @@ Status MessageStore::Marks(UserId user, Mid* acked_upto, Mid* joined_mid) {
   return Status::Ok();
 }
 
-Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms) {
+Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std::pair<UserId, Mid>>* delivered) {
+  if (delivered) delivered->clear();
   upto = std::min(upto, last_mid_);
   Mid acked = 0, joined = 0;
   Status s = Marks(user, &acked, &joined);
   if (!s.ok()) return s;
   if (upto <= acked) return Status::Ok();
+  if (delivered) {
+    StmtScope st(newly_delivered_.get());
+    st->Bind(1, user).Bind(2, acked).Bind(3, upto);
+    while (st->Step(&s)) delivered->emplace_back(st->Int(0), st->Int(1));
+    if (!s.ok()) return s;
+  }
   {
     StmtScope st(mark_delivered_.get());
     st->Bind(1, user).Bind(2, acked).Bind(3, upto).Bind(4, now_ms);

@@ -259,6 +259,23 @@ class SessionTest(harness.AsyncChatdTestCase):
         theirs = (await other.request({"type": "conversations", "limit": 1}))["conversations"]
         self.assertEqual([c.get("with") for c in theirs], [me.user])
 
+    async def test_the_sender_hears_delivered_when_the_recipient_acks(self):
+        alice = self.srv.new_user("dla")
+        bob = self.srv.new_user("dlb")
+        a = await self.logged_in(self.srv, alice)
+        b = await self.logged_in(self.srv, bob)
+        first = await a.request({"type": "send", "cid": "d1", "to": bob.user, "text": "one"})
+        second = await a.request({"type": "send", "cid": "d2", "to": bob.user, "text": "two"})
+        await b.wait_for("message", pred=lambda m: m.get("mid") == second["mid"])
+        await b.send({"type": "ack", "upto": second["mid"]})
+        got = await a.wait_for("delivered")
+        self.assertEqual(got, {"type": "delivered", "from": bob.user, "upto": second["mid"]})
+        self.assertLess(first["mid"], got["upto"])
+        # Acking the same again delivers nothing new: no second receipt.
+        await b.send({"type": "ack", "upto": second["mid"]})
+        self.assertEqual((await a.request({"type": "ping"})).get("type"), "ok")
+        self.assertEqual([o for o in a.seen if o.get("type") == "delivered"], [got])
+
 
 class DirectoryOffTest(harness.AsyncChatdTestCase):
     async def test_users_is_forbidden_when_the_directory_is_off(self):

@@ -112,8 +112,10 @@ struct Driver {
     FAIL("pages never ended");
     return mids;
   }
-  util::Status Ack(const UserInfo& u, Mid upto) {
-    return SyncStatus([&](auto done) { b.chat().Ack({u.id, upto, ts}, done); });
+  util::Status Ack(const UserInfo& u, Mid upto, std::vector<std::pair<store::UserId, Mid>>* delivered = nullptr) {
+    auto r = Sync<store::AckResult>([&](auto done) { b.chat().Ack({u.id, upto, ts}, done); });
+    if (delivered) *delivered = r.value.delivered;
+    return r.status;
   }
   store::Result<store::JoinResult> Join(const UserInfo& u, const std::string& room, bool make_private = false) {
     return Sync<store::JoinResult>([&](auto done) { b.chat().Join({u, room, make_private, ts}, done); });
@@ -300,16 +302,23 @@ TEST_CASE_TEMPLATE_DEFINE("chat store: the offline pool, acks, quota, cursor cat
   Mid to_alice = d.SendOk(bob, "alice");
   CHECK(d.Pages(bob, 0, false) == to_bob);
   CHECK(d.Pages(bob, 0, false, 1) == to_bob);  // one at a time
-  CHECK(d.Ack(bob, to_bob[1]).ok());
+  // An ack says, per sender, the newest of their messages it delivered: once.
+  std::vector<std::pair<store::UserId, Mid>> delivered;
+  CHECK(d.Ack(bob, to_bob[1], &delivered).ok());
+  using Delivered = std::vector<std::pair<store::UserId, Mid>>;
+  CHECK(delivered == Delivered{{alice.id, to_bob[0]}, {carol.id, to_bob[1]}});
+  CHECK(d.Ack(bob, to_bob[1], &delivered).ok());
+  CHECK(delivered.empty());
   CHECK(d.Pages(bob, 0, false) == std::vector<Mid>{to_bob[2]});
   // Quota: 5 undelivered; an ack frees room.
   d.SendOk(alice, "bob");
   d.SendOk(alice, "bob");
   d.SendOk(alice, "bob");
-  d.SendOk(alice, "bob");
+  Mid last_to_bob = d.SendOk(alice, "bob");
   CHECK(d.Send(alice, "bob", "over").status.code() == util::Code::kQuotaExceeded);
   CHECK(d.Send(alice, "carol", "other").status.ok());
-  CHECK(d.Ack(bob, 1'000'000).ok());  // capped at the last mid
+  CHECK(d.Ack(bob, 1'000'000, &delivered).ok());  // capped at the last mid
+  CHECK(delivered == Delivered{{alice.id, last_to_bob}});  // not the refused one, not carol's
   CHECK(d.Pages(bob, 0, false).empty());
   Mid later = d.SendOk(alice, "bob");
   CHECK(d.Pages(bob, 0, false) == std::vector<Mid>{later});
