@@ -3,86 +3,30 @@
 // register, log in, see each other online, chat (hostile text stays text), reconnect, log out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { Server, launch, newPage as openPage, register, openSidebar, realProblems } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const bin = process.env.CHATD_BIN || join(here, '../../build/chatd');
-const chromiumPath = process.env.CHATD_CHROMIUM || '/usr/bin/chromium';
 const HOSTILE = '<b>bold</b><img src=x onerror="window.__pwned=1">';
 
-let server, dataDir, url, browser, apiKey, serverLog = '';
+let server, url, browser, apiKey, dataDir;
 
-function startServer() {
-  return new Promise((resolve, reject) => {
-    server = spawn(bin, ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--registration', 'open',
-                         '--presence-grace-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const timer = setTimeout(() => reject(new Error('chatd did not start: ' + serverLog)), 10000);
-    server.stdout.on('data', (d) => {
-      const m = String(d).match(/serving on (http:\/\/127\.0\.0\.1:\d+\/)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    server.stderr.on('data', (d) => { serverLog += d; });
-    server.on('exit', (code) => reject(new Error('chatd exited ' + code + ': ' + serverLog)));
-  });
-}
-
-function stopServer() {
-  return new Promise((resolve) => {
-    if (!server || server.exitCode !== null) return resolve();
-    const kill = setTimeout(() => server.kill('SIGKILL'), 5000);
-    server.once('exit', () => { clearTimeout(kill); resolve(); });
-    server.kill('SIGTERM');
-  });
-}
-
-// A fresh browser context (its own cookies and storage) at a phone-sized viewport, recording
-// console errors, page errors and CSP violations.
-async function newPage(problems) {
-  const context = await browser.newContext({ viewport: { width: 360, height: 640 } });
-  const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
-  await page.goto(url);
-  return page;
-}
-
-async function register(page, name, password) {
-  await page.fill('#login-user', name);
-  await page.fill('#login-password', password);
-  await page.click('#register');
-  await page.waitForSelector('#chat:not([hidden])', { timeout: 10000 });
-  await page.locator('#status.live').waitFor({ timeout: 10000 });
-}
-
-async function openSidebar(page) {
-  if (await page.isVisible('#menu')) {
-    if (!(await page.isVisible('#sidebar'))) await page.click('#menu');
-  }
-}
+const newPage = (problems) => openPage(browser, url, problems);
+const publish = (body) => server.publish(apiKey, body);
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'chatd-browser-'));
-  const key = spawnSync(bin, ['--data-dir', dataDir, 'apikey', 'add', 'page-test'], { encoding: 'utf8' });
-  assert.equal(key.status, 0, key.stderr);
-  apiKey = key.stdout.trim();
-  url = await startServer();
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-           '--autoplay-policy=no-user-gesture-required'],
-  });
+  server = new Server();
+  dataDir = server.dataDir;
+  apiKey = server.apiKey('page-test');
+  url = await server.start();
+  browser = await launch();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  await stopServer();
-  rmSync(dataDir, { recursive: true, force: true });
+  await server.remove();
 });
 
 test('the page never turns data into HTML (static check)', () => {
@@ -172,19 +116,8 @@ test('register, log in, chat, reconnect, log out', async () => {
   assert.ok(overflow <= 0, `page overflows a 360 px screen by ${overflow} px`);
   await bob.screenshot({ path: join(dataDir, 'phone.png') });
 
-  const real = problems.filter((p) => !/Failed to load resource.*(401|403)/.test(p));
-  assert.deepEqual(real, [], 'console errors, page errors or CSP violations');
+  assert.deepEqual(realProblems(problems), [], 'console errors, page errors or CSP violations');
 });
-
-async function publish(body) {
-  const r = await fetch(url + 'api/publish', {
-    method: 'POST', headers: { Authorization: 'Bearer ' + apiKey, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await r.text();
-  assert.equal(r.status, 200, text);
-  return JSON.parse(text);
-}
 
 test('a publish rings the bell: count, list, sound, mark all read', async () => {
   const problems = [];
@@ -244,6 +177,5 @@ test('a publish rings the bell: count, list, sound, mark all read', async () => 
   assert.equal(await page.locator('#notification-list .notification .n-title').first().textContent(), 'Second');
   await page.screenshot({ path: join(dataDir, 'bell.png') });
   await context.close();
-  const real = problems.filter((p) => !/Failed to load resource.*(401|403)/.test(p));
-  assert.deepEqual(real, [], 'console errors, page errors or CSP violations');
+  assert.deepEqual(realProblems(problems), [], 'console errors, page errors or CSP violations');
 });
