@@ -423,6 +423,7 @@ function renderHeader() {
   $('conv-sub').textContent = sub;
   $('leave').hidden = c.kind !== 'room';
   $('invite').hidden = c.kind !== 'room';
+  $('members').hidden = c.kind !== 'room';
 }
 
 function setSidebar(shown) {
@@ -437,6 +438,7 @@ function open(key) {
   $('empty').hidden = true;
   $('conversation').hidden = false;
   $('invite-form').hidden = true;
+  showMembers(false);
   $('typing').textContent = '';
   renderHeader();
   // "New messages" starts at the first unread one from someone else.
@@ -759,6 +761,31 @@ $('leave').addEventListener('click', async () => {
     showBanner(errorText(err));
   }
 });
+
+async function showMembers(shown) {
+  $('members-panel').hidden = !shown;
+  $('members').setAttribute('aria-expanded', String(shown));
+  const c = state.current && state.convs.get(state.current);
+  if (!shown || !c || c.kind !== 'room') return;
+  const list = $('member-list');
+  try {
+    const r = await client.request({ type: 'members', room: c.name });
+    list.replaceChildren();
+    c.members = r.members.length;
+    renderHeader();
+    for (const m of r.members) {
+      const b = itemButton(el('span', 'label', m.user), () => (isMe(m.user) ? null : open(m.user)));
+      b.prepend(el('span', 'presence' + (m.online ? ' on' : '')));
+      b.append(el('span', 'muted small', isMe(m.user) ? '(you)' : m.online ? 'online' : 'offline'));
+      const li = el('li');
+      li.append(b);
+      list.append(li);
+    }
+  } catch (err) {
+    showBanner(errorText(err));
+  }
+}
+$('members').addEventListener('click', () => showMembers($('members-panel').hidden));
 
 $('invite').addEventListener('click', () => {
   $('invite-form').hidden = false;

@@ -192,6 +192,9 @@ void ChatService::Handle(SessionId sid, Session& session, const proto::Request& 
       if (Spend(send_limiter_, sid, session, req, "slow down")) Users(sid, session, req);
       return;
     case RequestType::kConversations: return Conversations(sid, session, req);
+    case RequestType::kMembers:
+      if (Spend(send_limiter_, sid, session, req, "slow down")) Members(sid, session, req);
+      return;
     case RequestType::kSend: return messaging_.Send(sid, session, req);
     case RequestType::kAck: return messaging_.Ack(sid, session, req);
     case RequestType::kHistory: return messaging_.History(sid, session, req);
@@ -244,6 +247,20 @@ void ChatService::Users(SessionId sid, Session& session, const proto::Request& r
             for (const auto& u : r.value) users.emplace_back(u.name, presence_.Online(u.id));
             router_.Send(sid, proto::EncodeUserList(re, users, more));
           }));
+}
+
+void ChatService::Members(SessionId sid, Session& session, const proto::Request& req) {
+  std::string re = req.id;
+  if (!sessions_.Admit(session)) return router_.Busy(sid, re);
+  store_->Members(store::MembersRequest{session.user, req.room},
+                  sessions_.Guard<std::vector<store::UserInfo>>(
+                      sid, [this, sid, re, room = req.room](Session&, store::Result<std::vector<store::UserInfo>>&& r) {
+                        if (!r.status.ok()) return router_.Error(sid, re, r.status);
+                        std::vector<std::pair<std::string, bool>> members;
+                        members.reserve(r.value.size());
+                        for (const auto& u : r.value) members.emplace_back(u.name, presence_.Online(u.id));
+                        router_.Send(sid, proto::EncodeMemberList(re, room, members));
+                      }));
 }
 
 void ChatService::Conversations(SessionId sid, Session& session, const proto::Request& req) {

@@ -116,6 +116,7 @@ class ChatService {
   void Who(SessionId sid, const proto::Request& req);
   void Users(SessionId sid, Session& session, const proto::Request& req);
   void Conversations(SessionId sid, Session& session, const proto::Request& req);
+  void Members(SessionId sid, Session& session, const proto::Request& req);
 
   ServiceOptions options_;
   const util::Clock* clock_;

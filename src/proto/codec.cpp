@@ -43,6 +43,7 @@ constexpr TypeName kTypes[] = {
     {"join", RequestType::kJoin},       {"leave", RequestType::kLeave}, {"invite", RequestType::kInvite},
     {"rooms", RequestType::kRooms},     {"who", RequestType::kWho},     {"ping", RequestType::kPing},
     {"users", RequestType::kUsers},     {"conversations", RequestType::kConversations},
+    {"members", RequestType::kMembers},
 };
 
 // One parsed JSON object and how its strings must be read (see ParseDoc).
@@ -205,6 +206,7 @@ Status DecodeFields(const In& obj, Request* r) {
       r->limit = has_limit ? static_cast<int>(limit) : 50;
       return Status::Ok();
     }
+    case RequestType::kMembers:
     case RequestType::kJoin:
     case RequestType::kLeave:
     case RequestType::kInvite: {

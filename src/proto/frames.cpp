@@ -214,6 +214,16 @@ std::string EncodeConversationList(std::string_view re, const std::vector<Conver
   return out;
 }
 
+std::string EncodeMemberList(std::string_view re, std::string_view room,
+                             const std::vector<std::pair<std::string, bool>>& members) {
+  std::string out;
+  JsonWriter w(&out);
+  Start(w, "ok", re).Str("room", room).BeginArray("members");
+  for (const auto& [user, online] : members) w.Begin().Str("user", user).Bool("online", online).End();
+  w.EndArray().End();
+  return out;
+}
+
 std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more) {
   std::string out;
   JsonWriter w(&out);

@@ -107,6 +107,9 @@ struct ConversationEntry {
   std::string last;  // a message frame, or "" for none yet
 };
 std::string EncodeConversationList(std::string_view re, const std::vector<ConversationEntry>& convs);
+// The answer to `members`: {"type":"ok","re":…,"room":…,"members":[{"user":…,"online":…}]}
+std::string EncodeMemberList(std::string_view re, std::string_view room,
+                             const std::vector<std::pair<std::string, bool>>& members);
 // The answer to `users`: {"type":"ok","re":…,"users":[{"user":…,"online":…}],"more":…}
 std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more);
 

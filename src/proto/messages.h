@@ -25,6 +25,7 @@ enum class RequestType {
   kWho,
   kUsers,
   kConversations,
+  kMembers,
   kPing,
 };
 

@@ -99,6 +99,10 @@ struct NewSession {
   std::string token_hash;
   int64_t now_ms = 0, expires_ms = 0;
 };
+struct MembersRequest {
+  UserInfo user;  // who asks: a member
+  std::string room;
+};
 struct ConversationsRequest {
   UserId user = 0;
   int limit = 100;
@@ -136,6 +140,8 @@ class ChatStore {
   virtual void Leave(LeaveRequest req, Callback<RoomInfo> done) = 0;
   // forbidden (inviter not a member), not_found (invitee), conflict (already a member).
   virtual void Invite(InviteRequest req, Callback<InviteResult> done) = 0;
+  // A room's members by name. not_found (no such room), forbidden (the asker is not a member).
+  virtual void Members(MembersRequest req, Callback<std::vector<UserInfo>> done) = 0;
   virtual void LoadUserState(UserId user, Callback<UserState> done) = 0;
   // The user's 1:1 conversations and rooms with their newest message (rooms: since joining),
   // newest first, then those with none; at most limit.

@@ -107,6 +107,12 @@ void EngineChatStore::FindUser(std::string name, Callback<UserRecord> done) {
                   std::move(done));
 }
 
+void EngineChatStore::Members(MembersRequest req, Callback<std::vector<UserInfo>> done) {
+  Run<std::vector<UserInfo>>([req = std::move(req)](Engine& e, std::vector<UserInfo>* out) {
+    return e.rooms().Members(req.user, req.room, out);
+  }, std::move(done));
+}
+
 void EngineChatStore::Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) {
   Run<std::vector<ConversationSummary>>([req](Engine& e, std::vector<ConversationSummary>* out) {
     return e.messages().Conversations(req.user, req.limit, out);

@@ -464,6 +464,19 @@ void MemoryChatStore::FindUser(std::string name, Callback<UserRecord> done) {
   Answer(std::move(done), s, s.ok() ? u->rec : UserRecord{});
 }
 
+void MemoryChatStore::Members(MembersRequest req, Callback<std::vector<UserInfo>> done) {
+  ConvId id = 0;
+  Conv* c = nullptr;
+  Status s = FindRoom(req.room, &id, &c);
+  if (s.ok() && !c->members.count(req.user.id)) s = Status::Forbidden("join #" + c->name + " to see its members");
+  std::vector<UserInfo> out;
+  if (s.ok()) {
+    for (const auto& [uid, m] : c->members) out.push_back(users_.at(uid).rec.info);
+    std::sort(out.begin(), out.end(), [](const UserInfo& a, const UserInfo& b) { return a.name < b.name; });
+  }
+  Answer(std::move(done), s, std::move(out));
+}
+
 void MemoryChatStore::Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) {
   std::vector<ConversationSummary> out;
   for (const auto& [id, c] : convs_) {

@@ -40,6 +40,7 @@ class MemoryChatStore final : public ChatStore {
   void Join(JoinRequest req, Callback<JoinResult> done) override;
   void Leave(LeaveRequest req, Callback<RoomInfo> done) override;
   void Invite(InviteRequest req, Callback<InviteResult> done) override;
+  void Members(MembersRequest req, Callback<std::vector<UserInfo>> done) override;
   void LoadUserState(UserId user, Callback<UserState> done) override;
   void Conversations(ConversationsRequest req, Callback<std::vector<ConversationSummary>> done) override;
   void CreateUser(NewUser req, Callback<UserInfo> done) override;

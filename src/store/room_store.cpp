@@ -16,6 +16,8 @@ using util::Status;
 namespace {
 
 // --- SQL (STYLE S2) ---------------------------------------------------------------------------
+constexpr const char* kRoomMembers =
+    "SELECT u.id, u.name, u.is_admin FROM members m JOIN users u ON u.id = m.user_id WHERE m.conv_id = ?1 ORDER BY u.name LIMIT 1000";
 constexpr const char* kUserConvs =
     "SELECT c.id, c.kind, c.user_a, c.user_b, c.name, c.is_private, mb.read_upto, mb.joined_mid, "
     "  (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.conv_id = c.id "
@@ -57,6 +59,24 @@ Status RoomStore::Open(SqliteDb* db, Directory* directory, MessageStore* message
   return Status::Ok();
 }
 
+Status RoomStore::Members(const UserInfo& user, const std::string& room, std::vector<UserInfo>* out) {
+  out->clear();
+  RoomInfo info;
+  Status s = directory_->FindRoom(room, &info);
+  if (!s.ok()) return s;
+  if (!Directory::IsMember(info.members, user.id)) return Status::Forbidden("join #" + info.name + " to see its members");
+  StmtScope st(room_members_.get());
+  st->Bind(1, info.conv);
+  while (st->Step(&s)) {
+    UserInfo u;
+    u.id = st->Int(0);
+    u.name = std::string(st->Text(1));
+    u.admin = st->Int(2) != 0;
+    out->push_back(std::move(u));
+  }
+  return s;
+}
+
 Status RoomStore::Prepare() {
   return db_->PrepareAll({{&user_convs_, kUserConvs},
                           {&broadcast_unread_, kBroadcastUnread},
@@ -67,6 +87,7 @@ Status RoomStore::Prepare() {
                           {&insert_invite_, kInsertInvite},
                           {&delete_member_, kDeleteMember},
                           {&read_marker_, kReadMarker},
+                          {&room_members_, kRoomMembers},
                           {&set_read_marker_, kSetReadMarker},
                           {&mark_read_, kMarkRead},
                           {&broadcast_read_, kBroadcastRead},

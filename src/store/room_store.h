@@ -38,6 +38,8 @@ class RoomStore {
                     JoinResult* out);
   // NotFound if the user is not in the room. *out is the room after the leave.
   util::Status Leave(const UserInfo& user, const std::string& room, RoomInfo* out);
+  // The room's members by name (at most 1,000): not_found (no such room), forbidden (`user` is not one).
+  util::Status Members(const UserInfo& user, const std::string& room, std::vector<UserInfo>* out);
   // A member invites `invitee` (who may then join even a private room).
   util::Status Invite(const UserInfo& inviter, const std::string& room, const std::string& invitee, int64_t now_ms,
                       UserInfo* invited, RoomInfo* info);
@@ -65,7 +67,8 @@ class RoomStore {
   int max_rooms_per_user_;
   WebhookQueue* webhooks_ = nullptr;
   std::unique_ptr<SqliteStmt> user_convs_, broadcast_unread_, notice_unread_, mark_notices_read_, rooms_owned_, is_invited_, insert_invite_,
-      delete_member_, read_marker_, set_read_marker_, mark_read_, broadcast_read_, set_broadcast_read_;
+      delete_member_, read_marker_, set_read_marker_, mark_read_, broadcast_read_, set_broadcast_read_,
+      room_members_;
 };
 
 }  // namespace chatd::store

@@ -324,6 +324,13 @@ test('axe-core finds no serious or critical problems, light and dark, desktop an
   await phone.screenshot({ path: join(shots, 'phone-sidebar.png') });
   await conversationItem(pages[0], '#general').click();
   await pages[0].locator('.msg .text', { hasText: 'On my way.' }).waitFor({ timeout: 10000 });
+  // The room's members, online or not; one of them is a click away from a 1:1 conversation.
+  await pages[0].click('#members');
+  await pages[0].locator('#member-list .item').nth(3).waitFor({ timeout: 10000 });
+  assert.deepEqual(await pages[0].locator('#member-list .label').allTextContents(), names);
+  await audit(pages[0], 'members');
   await pages[0].screenshot({ path: join(shots, 'busy-room.png') });
+  await pages[0].locator('#member-list .item', { hasText: 'omar' }).click();
+  await pages[0].locator('#conv-title', { hasText: /^omar$/ }).waitFor({ timeout: 10000 });
   for (const p of [...pages, dark, phone]) await p.context().close();
 });

@@ -276,6 +276,24 @@ class SessionTest(harness.AsyncChatdTestCase):
         self.assertEqual((await a.request({"type": "ping"})).get("type"), "ok")
         self.assertEqual([o for o in a.seen if o.get("type") == "delivered"], [got])
 
+    async def test_members_lists_a_room_for_its_members_only(self):
+        a = self.srv.new_user("ma")
+        b = self.srv.new_user("mb")
+        outsider = self.srv.new_user("mo")
+        wa = await self.logged_in(self.srv, a)
+        wb = await self.logged_in(self.srv, b)
+        room = "m" + os.urandom(3).hex()
+        for ws in (wa, wb):
+            self.assertEqual((await ws.request({"type": "join", "room": room})).get("type"), "ok")
+        await wb.close()
+        answer = await wa.request({"type": "members", "room": room})
+        self.assertEqual(answer.get("type"), "ok", answer)
+        self.assertEqual(sorted(answer["members"], key=lambda m: m["user"]),
+                         sorted([{"user": a.user, "online": True}, {"user": b.user, "online": False}],
+                                key=lambda m: m["user"]))
+        wo = await self.logged_in(self.srv, outsider)
+        self.assertEqual((await wo.request({"type": "members", "room": room})).get("code"), "forbidden")
+
 
 class DirectoryOffTest(harness.AsyncChatdTestCase):
     async def test_users_is_forbidden_when_the_directory_is_off(self):

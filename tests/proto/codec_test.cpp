@@ -44,6 +44,9 @@ TEST_CASE("codec: valid requests decode with their fields") {
   CHECK(r.type == RequestType::kUsers);
   CHECK(r.query == "Bo");
   CHECK(r.limit == 20);
+  REQUIRE(Decode(R"({"type":"members","room":"general"})", &r).ok());
+  CHECK(r.type == RequestType::kMembers);
+  CHECK(r.room == "general");
   REQUIRE(Decode(R"({"type":"conversations","id":4})", &r).ok());
   CHECK(r.type == RequestType::kConversations);
   CHECK(r.limit == 50);
@@ -89,6 +92,7 @@ TEST_CASE("codec: malformed requests are bad_request with a reason") {
       {R"({"type":"users","limit":51})", "limit"},
       {R"({"type":"users","limit":0})", "limit"},
       {R"({"type":"conversations","limit":101})", "limit"},
+      {R"({"type":"members"})", "room"},
       {R"({"type":"users","q":5})", "q"},
       {R"({"type":"who","id":{"a":1}})", "id"},
       {R"({"type":"who","id":[1]})", "id"},

@@ -93,6 +93,8 @@ TEST_CASE("frames: welcome, history page, joined, rooms, who") {
   Documented(EncodeConversationList("7", {{"bob", "", false, R"({"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123})"},
                                           {"", "general", false, ""}}),
              R"({"type":"ok","re":7,"conversations":[{"with":"bob","last":{"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123}},{"room":"general","private":false,"last":null}]})");
+  Documented(EncodeMemberList("6", "general", {{"alice", true}, {"bob", false}}),
+             R"({"type":"ok","re":6,"room":"general","members":[{"user":"alice","online":true},{"user":"bob","online":false}]})");
   Documented(EncodeDelivered("bob", 1302), R"({"type":"delivered","from":"bob","upto":1302})");
   Documented(EncodeUserList("8", {{"bob", true}, {"Bobby", false}}, true),
              R"({"type":"ok","re":8,"users":[{"user":"bob","online":true},{"user":"Bobby","online":false}],"more":true})");

@@ -264,6 +264,27 @@ TEST_CASE_TEMPLATE_DEFINE("chat store: a user's conversations, newest message fi
 }
 TEST_CASE_TEMPLATE_APPLY(convs, Backends);
 
+TEST_CASE_TEMPLATE_DEFINE("chat store: a room's members by name, for members only", B, members) {
+  Driver<B> d;
+  UserInfo zoe = d.User("zoe"), adam = d.User("Adam"), bea = d.User("bea"), out = d.User("out");
+  REQUIRE(d.Join(zoe, "crew").status.ok());
+  REQUIRE(d.Join(adam, "crew").status.ok());
+  REQUIRE(d.Join(bea, "crew").status.ok());
+  auto members = [&](const UserInfo& u, const std::string& room) {
+    return d.template Sync<std::vector<UserInfo>>([&](auto done) { d.b.chat().Members({u, room}, done); });
+  };
+  auto r = members(zoe, "CREW");
+  REQUIRE(r.status.ok());
+  std::vector<std::string> names;
+  for (const auto& u : r.value) names.push_back(u.name);
+  CHECK(names == std::vector<std::string>{"Adam", "bea", "zoe"});
+  CHECK(members(out, "crew").status.code() == util::Code::kForbidden);
+  CHECK(members(zoe, "nowhere").status.code() == util::Code::kNotFound);
+  REQUIRE(d.template Sync<store::RoomInfo>([&](auto done) { d.b.chat().Leave({adam, "crew"}, done); }).status.ok());
+  CHECK(members(zoe, "crew").value.size() == 2);
+}
+TEST_CASE_TEMPLATE_APPLY(members, Backends);
+
 TEST_CASE_TEMPLATE_DEFINE("chat store: sending, the same frames, dedupe, refusals", B, sending) {
   Driver<B> d;
   UserInfo alice = d.User("alice"), bob = d.User("bob"), root = d.User("root", true);
