@@ -93,6 +93,10 @@ Status Accounts::SearchUsers(const std::string& prefix, int limit, std::vector<U
   out->clear();
   StmtScope st(search_users_.get());
   st->Bind(1, prefix).Bind(2, prefix + "\xff").Bind(3, static_cast<int64_t>(limit));
+  return ReadInfoRows(search_users_.get(), out);
+}
+
+Status Accounts::ReadInfoRows(SqliteStmt* st, std::vector<UserInfo>* out) {
   Status s;
   while (st->Step(&s)) {
     UserInfo u;

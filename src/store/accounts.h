@@ -30,6 +30,8 @@ class Accounts {
   // Names starting with `prefix` (ASCII case ignored, as the names' collation does), in name
   // order, at most `limit`: an index range, never a scan of the table.
   util::Status SearchUsers(const std::string& prefix, int limit, std::vector<UserInfo>* out);
+  // Steps `st` to its end, one UserInfo per row of (id, name, is_admin) columns.
+  static util::Status ReadInfoRows(SqliteStmt* st, std::vector<UserInfo>* out);
   util::Status DeleteUser(const std::string& name);
   util::Status SetPassword(const std::string& name, const std::string& password_hash);
   util::Status CountUsers(int64_t* out);

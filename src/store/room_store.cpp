@@ -5,6 +5,7 @@
 
 #include "proto/frames.h"
 #include "proto/names.h"
+#include "store/accounts.h"
 #include "store/directory.h"
 #include "store/message_store.h"
 #include "store/webhook_queue.h"
@@ -67,14 +68,7 @@ Status RoomStore::Members(const UserInfo& user, const std::string& room, std::ve
   if (!Directory::IsMember(info.members, user.id)) return Status::Forbidden("join #" + info.name + " to see its members");
   StmtScope st(room_members_.get());
   st->Bind(1, info.conv);
-  while (st->Step(&s)) {
-    UserInfo u;
-    u.id = st->Int(0);
-    u.name = std::string(st->Text(1));
-    u.admin = st->Int(2) != 0;
-    out->push_back(std::move(u));
-  }
-  return s;
+  return Accounts::ReadInfoRows(room_members_.get(), out);
 }
 
 Status RoomStore::Prepare() {
