@@ -2,6 +2,7 @@
 #include "store/message_store.h"
 
 #include <algorithm>
+#include <map>
 
 #include "proto/frames.h"
 #include "proto/names.h"
@@ -28,11 +29,11 @@ constexpr const char* kPoolUsage =
 constexpr const char* kMarks = "SELECT acked_upto, joined_mid FROM users WHERE id = ?1";
 constexpr const char* kMarkDelivered =
     "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL";
-// The senders whose 1:1 messages an ack is about to mark delivered (notifications have none).
-constexpr const char* kNewlyDelivered =
-    "SELECT m.sender_id, max(d.mid) FROM deliveries d JOIN messages m ON m.mid = d.mid "
-    "WHERE d.user_id = ?1 AND d.mid > ?2 AND d.mid <= ?3 AND d.delivered_at IS NULL AND d.notice = 0 "
-    "GROUP BY m.sender_id";
+// The same update, saying which rows it marked and their senders (a notification's is 0): the
+// senders' "delivered" receipts come out of the one pass over the rows.
+constexpr const char* kMarkDeliveredReturning =
+    "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL "
+    "RETURNING mid, (SELECT m.sender_id FROM messages m WHERE m.mid = deliveries.mid)";
 constexpr const char* kSetAcked = "UPDATE users SET acked_upto = ?2 WHERE id = ?1 AND acked_upto < ?2";
 constexpr const char* kOlderInConv =
     "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.conv_id = ?1 AND m.mid < ?2 ORDER BY m.mid DESC LIMIT ?3";
@@ -105,7 +106,7 @@ Status MessageStore::Prepare() {
                           {&everyone_status_, kEveryoneStatus},
                           {&conversations_, kConversations},
                           {&message_by_mid_, kMessageByMid},
-                          {&newly_delivered_, kNewlyDelivered}});
+                          {&mark_delivered_returning_, kMarkDeliveredReturning}});
 }
 
 Status MessageStore::Reload() {
@@ -248,12 +249,18 @@ Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std:
   if (!s.ok()) return s;
   if (upto <= acked) return Status::Ok();
   if (delivered) {
-    StmtScope st(newly_delivered_.get());
-    st->Bind(1, user).Bind(2, acked).Bind(3, upto);
-    while (st->Step(&s)) delivered->emplace_back(st->Int(0), st->Int(1));
-    if (!s.ok()) return s;
-  }
-  {
+    StmtScope st(mark_delivered_returning_.get());
+    st->Bind(1, user).Bind(2, acked).Bind(3, upto).Bind(4, now_ms);
+    std::map<UserId, Mid> newest;  // per sender
+    while (st->Step(&s)) {
+      UserId sender = st->Int(1);
+      if (sender == 0) continue;  // a site's notification
+      Mid& m = newest[sender];
+      m = std::max(m, st->Int(0));
+    }
+    if (!s.ok()) return errors_->Record(s);
+    delivered->assign(newest.begin(), newest.end());
+  } else {
     StmtScope st(mark_delivered_.get());
     st->Bind(1, user).Bind(2, acked).Bind(3, upto).Bind(4, now_ms);
     if (!(s = st->Run()).ok()) return errors_->Record(s);

@@ -114,7 +114,7 @@ class MessageStore {
   std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, marks_, mark_delivered_,
       set_acked_, older_in_conv_, insert_notification_, insert_notice_, recipients_of_, message_info_,
       older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_,
-      newly_delivered_;
+      mark_delivered_returning_;
 };
 
 }  // namespace chatd::store
