@@ -178,6 +178,39 @@ test('a message sent while the server restarts arrives exactly once, even across
   await frank.context().close();
 });
 
+test('scrolling up loads older history above, and the view stays where it was', async () => {
+  const paul = await person('paul');
+  let quinn = await person('quinn');
+  await startConversation(paul, 'quinn');
+  const N = 90;  // under the send burst: no waiting for the rate limit
+  for (let i = 1; i <= N; i++) await send(paul, 'line ' + i);
+  await paul.locator('.msg.mine:not(.sending)').nth(N - 1).waitFor({ timeout: 20000 });
+  // quinn's first device got (and acked) them all; a new device has only the history to go by.
+  await paul.locator('.msg.mine .state', { hasText: 'Delivered' }).nth(N - 1).waitFor({ timeout: 20000 });
+  await quinn.context().close();
+  quinn = await newPage(browser, url, problems, { viewport: DESKTOP });
+  await login(quinn, 'quinn', PASSWORD);
+  await conversationItem(quinn, 'paul').click();
+  await quinn.locator('.msg .text', { hasText: /^line 90$/ }).waitFor({ timeout: 10000 });
+  // The first page is the newest 50; the oldest of them is the anchor.
+  assert.equal(await quinn.locator('#message-list .msg').count(), 50);
+  // To the top (the scroll loads the older page); where the anchor was, in the same turn.
+  const before = await quinn.evaluate(() => {
+    document.getElementById('messages').scrollTop = 0;
+    return [...document.querySelectorAll('.msg .text')].find((n) => n.textContent === 'line 41').getBoundingClientRect().y;
+  });
+  await quinn.locator('.msg .text', { hasText: /^line 1$/ }).waitFor({ state: 'attached', timeout: 10000 });
+  assert.equal(await quinn.locator('#message-list .msg').count(), N);
+  // Loaded above: what was on screen has not moved away (within a line's height).
+  const after = await quinn.locator('.msg .text', { hasText: /^line 41$/ }).boundingBox();
+  assert.ok(Math.abs(after.y - before) < 60, `the view jumped from ${before} to ${after.y}`);
+  assert.ok(await quinn.isHidden('#older'));
+  const texts = await quinn.locator('#message-list .msg .text').allTextContents();
+  assert.deepEqual(texts, Array.from({ length: N }, (_, i) => 'line ' + (i + 1)));
+  await paul.context().close();
+  await quinn.context().close();
+});
+
 const PAYLOADS = [
   '<script>window.__pwned=1</script>',
   '<img src=x onerror="window.__pwned=1">',
