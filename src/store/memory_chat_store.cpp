@@ -504,14 +504,10 @@ void MemoryChatStore::Conversations(ConversationsRequest req, Callback<std::vect
 }
 
 void MemoryChatStore::SearchUsers(UserSearch req, Callback<std::vector<UserInfo>> done) {
-  auto lower = [](std::string s) {
-    for (char& c : s) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    return s;
-  };
-  std::string prefix = lower(req.prefix);
+  std::string prefix = proto::FoldName(req.prefix);
   std::vector<std::pair<std::string, UserInfo>> found;
   for (const auto& [id, u] : users_) {
-    std::string key = lower(u.rec.info.name);
+    std::string key = proto::FoldName(u.rec.info.name);
     if (key.compare(0, prefix.size(), prefix) == 0) found.emplace_back(std::move(key), u.rec.info);
   }
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -27,11 +27,9 @@ constexpr const char* kPoolUsage =
     "JOIN messages m ON m.mid = d.mid "
     "WHERE d.user_id = ?1 AND d.mid > (SELECT acked_upto FROM users WHERE id = ?1)";
 constexpr const char* kMarks = "SELECT acked_upto, joined_mid FROM users WHERE id = ?1";
+// Marks an ack's rows delivered, saying which it marked and their senders (a notification's is
+// 0): the senders' "delivered" receipts come out of the one pass over the rows.
 constexpr const char* kMarkDelivered =
-    "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL";
-// The same update, saying which rows it marked and their senders (a notification's is 0): the
-// senders' "delivered" receipts come out of the one pass over the rows.
-constexpr const char* kMarkDeliveredReturning =
     "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL "
     "RETURNING mid, (SELECT m.sender_id FROM messages m WHERE m.mid = deliveries.mid)";
 constexpr const char* kSetAcked = "UPDATE users SET acked_upto = ?2 WHERE id = ?1 AND acked_upto < ?2";
@@ -105,8 +103,7 @@ Status MessageStore::Prepare() {
                           {&room_status_, kRoomStatus},
                           {&everyone_status_, kEveryoneStatus},
                           {&conversations_, kConversations},
-                          {&message_by_mid_, kMessageByMid},
-                          {&mark_delivered_returning_, kMarkDeliveredReturning}});
+                          {&message_by_mid_, kMessageByMid}});
 }
 
 Status MessageStore::Reload() {
@@ -248,8 +245,8 @@ Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std:
   Status s = Marks(user, &acked, &joined);
   if (!s.ok()) return s;
   if (upto <= acked) return Status::Ok();
-  if (delivered) {
-    StmtScope st(mark_delivered_returning_.get());
+  {
+    StmtScope st(mark_delivered_.get());
     st->Bind(1, user).Bind(2, acked).Bind(3, upto).Bind(4, now_ms);
     std::map<UserId, Mid> newest;  // per sender
     while (st->Step(&s)) {
@@ -259,11 +256,7 @@ Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std:
       m = std::max(m, st->Int(0));
     }
     if (!s.ok()) return errors_->Record(s);
-    delivered->assign(newest.begin(), newest.end());
-  } else {
-    StmtScope st(mark_delivered_.get());
-    st->Bind(1, user).Bind(2, acked).Bind(3, upto).Bind(4, now_ms);
-    if (!(s = st->Run()).ok()) return errors_->Record(s);
+    if (delivered) delivered->assign(newest.begin(), newest.end());
   }
   {
     StmtScope st(set_acked_.get());

@@ -53,9 +53,8 @@ class MessageStore {
   util::Status DeliveryStatus(Mid mid, DeliveryReport* out);
 
   // The user's devices have everything up to `upto`: their undelivered rows up to there
-  // become delivered.
-  // Marks the user's deliveries up to `upto` delivered. *delivered (optional): for each sender
-  // of a 1:1 message this marked, the largest such mid (their "delivered" receipt).
+  // become delivered. *delivered (optional): for each sender of a 1:1 message this marked, the
+  // largest such mid (their "delivered" receipt).
   util::Status Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std::pair<UserId, Mid>>* delivered = nullptr);
   // How far the user's devices acknowledged, and the newest mid when the account was made.
   util::Status Marks(UserId user, Mid* acked_upto, Mid* joined_mid);
@@ -113,8 +112,7 @@ class MessageStore {
 
   std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, marks_, mark_delivered_,
       set_acked_, older_in_conv_, insert_notification_, insert_notice_, recipients_of_, message_info_,
-      older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_,
-      mark_delivered_returning_;
+      older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_;
 };
 
 }  // namespace chatd::store
