@@ -228,6 +228,13 @@ void ChatService::Who(SessionId sid, const proto::Request& req) {
   router_.Send(sid, proto::EncodeWho(req.id, users, count));
 }
 
+std::vector<std::pair<std::string, bool>> ChatService::WithPresence(const std::vector<store::UserInfo>& users) const {
+  std::vector<std::pair<std::string, bool>> out;
+  out.reserve(users.size());
+  for (const auto& u : users) out.emplace_back(u.name, presence_.Online(u.id));
+  return out;
+}
+
 void ChatService::Users(SessionId sid, Session& session, const proto::Request& req) {
   std::string re = req.id;
   if (!options_.user_directory) {
@@ -242,10 +249,7 @@ void ChatService::Users(SessionId sid, Session& session, const proto::Request& r
             if (!r.status.ok()) return router_.Error(sid, re, r.status);
             bool more = r.value.size() > static_cast<size_t>(limit);
             if (more) r.value.resize(static_cast<size_t>(limit));
-            std::vector<std::pair<std::string, bool>> users;
-            users.reserve(r.value.size());
-            for (const auto& u : r.value) users.emplace_back(u.name, presence_.Online(u.id));
-            router_.Send(sid, proto::EncodeUserList(re, users, more));
+            router_.Send(sid, proto::EncodeUserList(re, WithPresence(r.value), more));
           }));
 }
 
@@ -256,10 +260,7 @@ void ChatService::Members(SessionId sid, Session& session, const proto::Request&
                   sessions_.Guard<std::vector<store::UserInfo>>(
                       sid, [this, sid, re, room = req.room](Session&, store::Result<std::vector<store::UserInfo>>&& r) {
                         if (!r.status.ok()) return router_.Error(sid, re, r.status);
-                        std::vector<std::pair<std::string, bool>> members;
-                        members.reserve(r.value.size());
-                        for (const auto& u : r.value) members.emplace_back(u.name, presence_.Online(u.id));
-                        router_.Send(sid, proto::EncodeMemberList(re, room, members));
+                        router_.Send(sid, proto::EncodeMemberList(re, room, WithPresence(r.value)));
                       }));
 }
 

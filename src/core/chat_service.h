@@ -115,6 +115,8 @@ class ChatService {
              const char* what);
   void Who(SessionId sid, const proto::Request& req);
   void Users(SessionId sid, Session& session, const proto::Request& req);
+  // Names with whether each has a live session, for `users` and `members`.
+  std::vector<std::pair<std::string, bool>> WithPresence(const std::vector<store::UserInfo>& users) const;
   void Conversations(SessionId sid, Session& session, const proto::Request& req);
   void Members(SessionId sid, Session& session, const proto::Request& req);
 

@@ -14,6 +14,14 @@ JsonWriter& Start(JsonWriter& w, std::string_view type, std::string_view re) {
   return w;
 }
 
+// [{"user":…,"online":…},…] under `key`.
+JsonWriter& UsersOnline(JsonWriter& w, std::string_view key,
+                        const std::vector<std::pair<std::string, bool>>& users) {
+  w.BeginArray(key);
+  for (const auto& [user, online] : users) w.Begin().Str("user", user).Bool("online", online).End();
+  return w.EndArray();
+}
+
 void Unread(JsonWriter& w, const UnreadCounts& unread) {
   w.BeginObject("unread");
   for (const auto& [key, count] : unread) w.Int(key, count);
@@ -218,18 +226,14 @@ std::string EncodeMemberList(std::string_view re, std::string_view room,
                              const std::vector<std::pair<std::string, bool>>& members) {
   std::string out;
   JsonWriter w(&out);
-  Start(w, "ok", re).Str("room", room).BeginArray("members");
-  for (const auto& [user, online] : members) w.Begin().Str("user", user).Bool("online", online).End();
-  w.EndArray().End();
+  UsersOnline(Start(w, "ok", re).Str("room", room), "members", members).End();
   return out;
 }
 
 std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more) {
   std::string out;
   JsonWriter w(&out);
-  Start(w, "ok", re).BeginArray("users");
-  for (const auto& [user, online] : users) w.Begin().Str("user", user).Bool("online", online).End();
-  w.EndArray().Bool("more", more).End();
+  UsersOnline(Start(w, "ok", re), "users", users).Bool("more", more).End();
   return out;
 }
 
