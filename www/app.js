@@ -326,7 +326,9 @@ function decorate(c) {
   }
 }
 
-function insertMessage(c, msg) {
+// Adds a message to its conversation (and to the view when it is open). `redecorate` false: the
+// caller inserts a batch and calls decorate() once after it.
+function insertMessage(c, msg, redecorate = true) {
   if (c.messages.has(msg.mid)) return false;
   c.messages.set(msg.mid, msg);
   noteLast(c, msg);
@@ -341,7 +343,7 @@ function insertMessage(c, msg) {
     if (mid > msg.mid) { before = child; break; }
   }
   list.insertBefore(node, before);
-  decorate(c);
+  if (redecorate) decorate(c);
   return true;
 }
 
@@ -393,7 +395,8 @@ async function loadHistory(c, before) {
   try {
     const r = await client.request(req);
     const keep = box.scrollHeight - box.scrollTop;
-    for (const m of r.messages) insertMessage(c, m);
+    for (const m of r.messages) insertMessage(c, m, false);
+    if (state.current === c.id) decorate(c);
     c.more = r.more;
     c.loaded = true;
     if (state.current === c.id) {
@@ -432,6 +435,13 @@ function setSidebar(shown) {
   $('scrim').hidden = !(shown && PHONE.matches);
 }
 
+// Where "New messages" starts: the first of the last `unread` messages from someone else (0 when
+// they are not all here yet).
+function firstUnreadMid(c, unread) {
+  const others = [...c.messages.values()].filter((m) => !isMe(m.from)).sort((a, b) => a.mid - b.mid);
+  return unread > 0 && others.length >= unread ? others[others.length - unread].mid : 0;
+}
+
 function open(key) {
   const c = conv(key);
   state.current = c.id;
@@ -441,9 +451,7 @@ function open(key) {
   showMembers(false);
   $('typing').textContent = '';
   renderHeader();
-  // "New messages" starts at the first unread one from someone else.
-  const others = [...c.messages.values()].filter((m) => !isMe(m.from)).sort((a, b) => a.mid - b.mid);
-  c.newFrom = c.unread > 0 && others.length >= c.unread ? others[others.length - c.unread].mid : 0;
+  c.newFrom = firstUnreadMid(c, c.unread);
   const list = $('message-list');
   list.replaceChildren();
   for (const m of [...c.messages.values()].sort((a, b) => a.mid - b.mid)) list.append(messageNode(c, m));
@@ -455,8 +463,7 @@ function open(key) {
     const unread = c.unread;
     loadHistory(c).then(() => {
       if (unread > 0 && state.current === c.id && !c.newFrom) {
-        const mine = [...c.messages.values()].filter((m) => !isMe(m.from)).sort((a, b) => a.mid - b.mid);
-        if (mine.length >= unread) c.newFrom = mine[mine.length - unread].mid;
+        c.newFrom = firstUnreadMid(c, unread);
         decorate(c);
       }
     });
@@ -641,7 +648,7 @@ function pendingNode(c, cid, p) {
 // Queued sends, also those from before a reload, show in their conversations as "Sending…".
 function renderOutbox() {
   for (const [cid, req] of client.outbox) {
-    const c = conv(req.room ? '#' + req.room : req.to === '*' ? '!notifications' : req.to);
+    const c = conv(convKeyOf({ ...req, from: state.me }));
     if (c.pending.has(cid)) continue;
     c.pending.set(cid, { text: req.text, ts: Number(parseInt(cid.slice(2), 36)) || Date.now() });
     if (state.current === c.id) $('message-list').append(pendingNode(c, cid, c.pending.get(cid)));
@@ -660,7 +667,7 @@ function queueSend(c, text) {
 
 client.addEventListener('sent', (e) => {
   const { cid, req, ok } = e.detail;
-  const c = conv(req.room ? '#' + req.room : req.to === '*' ? '!notifications' : req.to);
+  const c = conv(convKeyOf({ ...req, from: state.me }));
   c.pending.delete(cid);
   if (state.current === c.id) $('message-list').querySelector(`[data-cid="${CSS.escape(cid)}"]`)?.remove();
   const msg = { mid: ok.mid, from: state.me, text: req.text, ts: ok.ts, ...(req.room ? { room: req.room } : { to: req.to }) };
@@ -671,7 +678,7 @@ client.addEventListener('sent', (e) => {
 
 client.addEventListener('send-failed', (e) => {
   const { cid, req, err } = e.detail;
-  const c = conv(req.room ? '#' + req.room : req.to === '*' ? '!notifications' : req.to);
+  const c = conv(convKeyOf({ ...req, from: state.me }));
   const p = c.pending.get(cid) || { text: req.text, ts: Date.now() };
   p.failed = err.code === 'not_found' ? 'there is nobody by that name' : errorText(err);
   c.pending.set(cid, p);

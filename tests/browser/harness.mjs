@@ -90,9 +90,10 @@ export const DESKTOP = { width: 1100, height: 720 };
 export const PHONE = { width: 360, height: 640 };
 
 // A fresh browser context (its own cookies and storage), recording console errors, page errors
-// and CSP violations into `problems`.
-export async function newPage(browser, url, problems, options = {}) {
+// and CSP violations into `problems`. `init` (optional) runs in the page before its scripts.
+export async function newPage(browser, url, problems, { init, ...options } = {}) {
   const context = await browser.newContext({ viewport: PHONE, ...options });
+  if (init) await context.addInitScript(init);
   const page = await context.newPage();
   page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
   page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));

@@ -121,17 +121,15 @@ test('register, log in, chat, reconnect, log out', async () => {
 
 test('a publish rings the bell: count, list, sound, mark all read', async () => {
   const problems = [];
-  const context = await browser.newContext({ viewport: { width: 1024, height: 700 } });
   // Count the chimes: every oscillator the page starts.
-  await context.addInitScript(() => {
-    window.__chimes = 0;
-    const start = OscillatorNode.prototype.start;
-    OscillatorNode.prototype.start = function (...args) { window.__chimes += 1; return start.apply(this, args); };
+  const page = await openPage(browser, url, problems, {
+    viewport: { width: 1024, height: 700 },
+    init: () => {
+      window.__chimes = 0;
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (...args) { window.__chimes += 1; return start.apply(this, args); };
+    },
   });
-  const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') problems.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => problems.push('pageerror: ' + e.message));
-  await page.goto(url);
   await register(page, 'carol', 'carol-password');
   assert.ok(await page.isHidden('#bell-count'));
   await page.click('#bell');  // a user gesture: audio may start
@@ -176,6 +174,6 @@ test('a publish rings the bell: count, list, sound, mark all read', async () => 
   await page.locator('#notification-list .notification').nth(1).waitFor({ timeout: 10000 });
   assert.equal(await page.locator('#notification-list .notification .n-title').first().textContent(), 'Second');
   await page.screenshot({ path: join(dataDir, 'bell.png') });
-  await context.close();
+  await page.context().close();
   assert.deepEqual(realProblems(problems), [], 'console errors, page errors or CSP violations');
 });
