@@ -18,7 +18,9 @@
 #include "core/chat_service.h"
 #include "net/http_api.h"
 #include "net/lws_server.h"
+#include "net/outbox_switch.h"
 #include "net/site_api.h"
+#include "net/socketio_endpoint.h"
 #include "net/ws_endpoint.h"
 #include "store/data_dir.h"
 #include "store/engine.h"
@@ -124,10 +126,14 @@ int Serve(chatd::config::Config& cfg) {
   co.user_directory = cfg.user_directory;
   // The connections first (the core writes to them), then the core, then what feeds it.
   net::WsEndpoint ws(cfg);
-  core::ChatService service(co, &auth_service, &chat_store, &ws, &clock, &chat_store);
+  net::SocketIoEndpoint socketio(cfg, &ws, &clock);
+  net::SocketIoEndpoint* sio = cfg.socketio ? &socketio : nullptr;
+  net::OutboxSwitch outbox(&ws, sio);
+  core::ChatService service(co, &auth_service, &chat_store, &outbox, &clock, &chat_store);
   net::SiteApi site_api(cfg, service.publisher(), &chat_store);
-  net::HttpApi http(cfg, &auth_service, &chat_store, &service, &site_api);
-  net::LwsServer server(cfg, &completions, &chat_store, &ws, &http, &service);
+  net::HttpApi http(cfg, &auth_service, &chat_store, &service, &site_api, sio);
+  socketio.Attach(&service, &http);
+  net::LwsServer server(cfg, &completions, &chat_store, &ws, &http, &service, sio);
   s = server.Start();
   if (!s.ok()) {
     storage.Stop();
@@ -144,6 +150,8 @@ int Serve(chatd::config::Config& cfg) {
   signal(SIGPIPE, SIG_IGN);
 
   std::string push = server.push_url().empty() ? "" : ", push on " + server.push_url();
+  if (!server.socketio_url().empty()) push += ", socket.io on " + server.socketio_url();
+  for (const auto& w : cfg.Warnings()) LOG_WARN("%s", w.c_str());
   std::printf("chatd serving on %s (data in %s, registration %s%s)\n", server.url().c_str(), dir->path().c_str(),
               cfg.registration_open ? "open" : "closed", push.c_str());
   std::fflush(stdout);

@@ -14,7 +14,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 RULES = [
     (re.compile(r"^libwebsockets\.h$|^libwebsockets/"), ["net/"]),
     (re.compile(r"^ev\.h$"), ["net/"]),
-    (re.compile(r"^cjson/"), ["proto/codec.cpp"]),
+    (re.compile(r"^cjson/"), ["proto/codec.cpp", "proto/socketio_codec.cpp"]),
     (re.compile(r"^sqlite3\.h$"), ["store/sqlite_db.", "store/sqlite_"]),
     (re.compile(r"^rocksdb/"), ["store/history_cache."]),
     (re.compile(r"^CLI/"), ["main.cpp", "admin/"]),

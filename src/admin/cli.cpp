@@ -121,6 +121,19 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
       ->group(site);
   b.Bind("webhook-queue-max", c.webhook_queue_max, "Events waiting to be sent; past it the oldest are dropped")
       ->group(site);
+  const char* sio = "web-msg-sender's socket.io pages";
+  b.Bind("socketio", c.socketio, "Serve socket.io clients (Engine.IO 3 and 4) at /socket.io/")->group(sio);
+  b.Bind("socketio-listen", c.socketio_listen,
+         "ADDR:PORT of a second listener for /socket.io/ only, like web-msg-sender's 2120 (empty = off)")
+      ->group(sio);
+  b.Bind("socketio-trust-uid", c.socketio_trust_uid,
+         "Believe a socket.io `login` with a bare uid: anyone can then pose as any uid (unsafe)")
+      ->group(sio);
+  b.Bind("socketio-ping-interval", c.socketio_ping_interval, "Seconds between socket.io heartbeats")->group(sio);
+  b.Bind("socketio-ping-timeout", c.socketio_ping_timeout, "Seconds a socket.io heartbeat may be late")->group(sio);
+  b.Bind("socketio-online-text", c.socketio_online_text,
+         "Text of update_online_count: {users} and {pages} are filled in")
+      ->group(sio);
   b.Bind("log-level", c.log_level, "err, warn, notice, info or debug")
       ->group("Logging")
       ->check(CLI::IsMember({"err", "warn", "notice", "info", "debug"}));
@@ -280,8 +293,9 @@ int RunCli(int argc, const char* const* argv, const ServeFn& serve, std::ostream
   util::SetLogLevel(level);
 
   if (check_cmd->parsed()) {
-    out << "# chatd settings: OK (registration " << (cfg.registration_open ? "open" : "closed") << ")\n"
-        << EffectiveSettings(app, keys);
+    out << "# chatd settings: OK (registration " << (cfg.registration_open ? "open" : "closed") << ")\n";
+    for (const auto& w : cfg.Warnings()) out << "# warning: " << w << "\n";
+    out << EffectiveSettings(app, keys);
     return 0;
   }
   if (users.parsed()) return users.Run(cfg, out, err, read_password);

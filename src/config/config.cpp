@@ -112,6 +112,8 @@ util::Status Config::Validate() {
       {"publish-burst", publish_burst, 1, 10'000'000},
       {"webhook-undelivered-after", webhook_undelivered_after, 1, 30 * 24 * 3600},
       {"webhook-queue-max", webhook_queue_max, 1, 100'000'000},
+      {"socketio-ping-interval", socketio_ping_interval, 1, 3600},
+      {"socketio-ping-timeout", socketio_ping_timeout, 1, 3600},
   };
   for (const auto& r : ranges) {
     s = CheckRange(r.key, r.value, r.lo, r.hi);
@@ -133,6 +135,14 @@ util::Status Config::Validate() {
     return Bad("push-open", "works only with a push-listen on a loopback address (127.0.0.1, ::1): anyone who can "
                             "reach an open /push can notify your users");
   }
+  socketio_host.clear();
+  socketio_port = 0;
+  if (!socketio_listen.empty()) {
+    s = ParseListen(socketio_listen, &socketio_host, &socketio_port);
+    if (!s.ok()) return Bad("socketio-listen", s.message().substr(s.message().find(": ") + 2));
+    if (!socketio) return Bad("socketio-listen", "needs socketio = true");
+  }
+  if (socketio_online_text.size() > 1024) return Bad("socketio-online-text", "must be at most 1024 bytes");
   if (!webhook_url.empty()) {
     if (webhook_url.rfind("http://", 0) != 0 && webhook_url.rfind("https://", 0) != 0) {
       return Bad("webhook-url", "must start with http:// or https://");
@@ -142,6 +152,15 @@ util::Status Config::Validate() {
     }
   }
   return util::Status::Ok();
+}
+
+std::vector<std::string> Config::Warnings() const {
+  std::vector<std::string> out;
+  if (socketio && socketio_trust_uid) {
+    out.push_back("socketio-trust-uid = true: a socket.io `login` with a bare uid is believed, so anyone who can "
+                  "reach /socket.io/ can read any user's notifications; have the site sign a token instead");
+  }
+  return out;
 }
 
 }  // namespace chatd::config

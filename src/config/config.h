@@ -62,6 +62,14 @@ struct Config {
   int webhook_undelivered_after = 60;      // seconds a message may stay unacked before message.undelivered
   int webhook_queue_max = 10000;           // events waiting to be sent; past it the oldest are dropped
 
+  // --- web-msg-sender's socket.io clients (docs/migrating-from-web-msg-sender.md) ----------------
+  bool socketio = true;                    // serve /socket.io/ (Engine.IO 3 and 4) on the main port
+  std::string socketio_listen;             // ADDR:PORT of a second listener for /socket.io/ only (empty = off)
+  bool socketio_trust_uid = false;         // `login` with a plain uid is believed: anyone may pose as anyone
+  int socketio_ping_interval = 25;         // seconds between heartbeats (Engine.IO pingInterval)
+  int socketio_ping_timeout = 20;          // seconds a heartbeat may be late (pingTimeout)
+  std::string socketio_online_text = "当前<b>{users}</b>人在线，共打开<b>{pages}</b>个页面";  // update_online_count, as web-msg-sender says it
+
   // --- logging ----------------------------------------------------------------------------
   std::string log_level = "notice";        // err | warn | notice | info | debug
 
@@ -71,10 +79,14 @@ struct Config {
   bool registration_open = false;
   std::string push_host;  // from `push-listen`; push_port 0 with an empty host: off
   int push_port = 0;
+  std::string socketio_host;  // from `socketio-listen`
+  int socketio_port = 0;
 
   // Checks every field; on success fills the derived fields above.
   // Returns BadRequest naming the key and the problem ("listen: ...").
   util::Status Validate();
+  // Settings that are valid but unsafe, one sentence each (check-config prints them, serve logs them).
+  std::vector<std::string> Warnings() const;
 };
 
 // "127.0.0.1:8080" -> host "127.0.0.1", port 8080; "[::1]:0" -> "::1", 0.

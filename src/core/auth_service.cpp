@@ -114,11 +114,15 @@ void AuthService::ResolveToken(const std::string& token, UserCallback done) {
       done(s, {});
       return;
     }
-    store_->EnsureSiteUser(store::SiteLogin{subject, options_.site_users_may_be_local},
-                           [done](store::Result<store::UserInfo>&& r) { done(r.status, r.value); });
+    SiteUser(subject, std::move(done));
     return;
   }
   store_->ResolveSession(store::SessionLookup{auth::TokenHash(token), clock_->NowMs()},
+                         [done](store::Result<store::UserInfo>&& r) { done(r.status, r.value); });
+}
+
+void AuthService::SiteUser(const std::string& name, UserCallback done) {
+  store_->EnsureSiteUser(store::SiteLogin{name, options_.site_users_may_be_local},
                          [done](store::Result<store::UserInfo>&& r) { done(r.status, r.value); });
 }
 

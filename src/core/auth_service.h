@@ -56,6 +56,9 @@ class AuthService {
   void Logout(const std::string& token, DoneCallback done);
   // A session token from /api/login, or an HS256 site token (JWT) when a site secret is set.
   void ResolveToken(const std::string& token, UserCallback done);
+  // The account of a site user whose name the caller already vouches for (a checked site token,
+  // or a socket.io `login` under socketio-trust-uid), made on first use.
+  void SiteUser(const std::string& name, UserCallback done);
 
   bool registration_open() const { return options_.registration_open; }
 

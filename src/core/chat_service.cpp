@@ -178,6 +178,17 @@ bool ChatService::Spend(RateLimiter& limiter, SessionId sid, const Session& sess
   return false;
 }
 
+void ChatService::LoginSiteUser(SessionId sid, const std::string& site_user, std::string_view id,
+                                std::string_view device) {
+  Session* session = sessions_.Find(sid);
+  if (!session) return;
+  proto::Request req;
+  req.type = proto::RequestType::kHello;
+  req.id.assign(id);
+  req.device.assign(device);
+  login_.HelloAsSiteUser(sid, *session, site_user, req);
+}
+
 void ChatService::Handle(SessionId sid, Session& session, const proto::Request& req) {
   using proto::RequestType;
   if (req.type == RequestType::kHello) return login_.Hello(sid, session, req);

@@ -87,6 +87,10 @@ class ChatService {
   // One complete WebSocket text message (possibly several newline-separated requests).
   void OnFrame(SessionId sid, std::string_view frame);
   void OnClose(SessionId sid);
+  // Logs the session in as site user `site_user` with no token: only for a network layer that
+  // vouches for the name (socket.io under socketio-trust-uid). Answered like a hello with id
+  // `id` (raw JSON): welcome, or an error.
+  void LoginSiteUser(SessionId sid, const std::string& site_user, std::string_view id, std::string_view device);
   // The network layer wrote everything queued for `sid`.
   void OnDrained(SessionId sid);
   // Called a few times a second: auth timeouts, presence grace periods, idle rate buckets.

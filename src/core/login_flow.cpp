@@ -15,15 +15,29 @@ constexpr int kCloseInternal = 1011;
 unsigned long long Id(SessionId sid) { return static_cast<unsigned long long>(sid); }
 }  // namespace
 
-void LoginFlow::Hello(SessionId sid, Session& session, const proto::Request& req) {
+bool LoginFlow::MayLogIn(SessionId sid, const Session& session, const proto::Request& req) {
   if (session.logged_in()) {
     router_->Error(sid, req.id, Status::Conflict("already logged in as " + session.user.name));
-    return;
+    return false;
   }
   if (session.state == SessionState::kAuthenticating) {
     router_->Error(sid, req.id, Status::Conflict("a hello is already being checked"));
-    return;
+    return false;
   }
+  return true;
+}
+
+void LoginFlow::HelloAsSiteUser(SessionId sid, Session& session, const std::string& site_user,
+                                const proto::Request& req) {
+  if (!MayLogIn(sid, session, req)) return;
+  session.state = SessionState::kAuthenticating;
+  auth_->SiteUser(site_user, [this, sid, req](const Status& status, const store::UserInfo& user) {
+    CompleteHello(sid, req, status, user, 0);
+  });
+}
+
+void LoginFlow::Hello(SessionId sid, Session& session, const proto::Request& req) {
+  if (!MayLogIn(sid, session, req)) return;
   std::string token = !req.token.empty() ? req.token : session.cookie_token;
   if (req.user.empty() && token.empty()) {
     CompleteHello(sid, req, Status::Unauthorized("hello needs a token, the session cookie, or user and password"), {},

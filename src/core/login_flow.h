@@ -52,10 +52,15 @@ class LoginFlow {
         resume_(std::move(resume)) {}
 
   void Hello(SessionId sid, Session& session, const proto::Request& req);
+  // A hello whose user the network layer vouches for: the site user `site_user` (the socket.io
+  // bridge under socketio-trust-uid). Otherwise as Hello with a token.
+  void HelloAsSiteUser(SessionId sid, Session& session, const std::string& site_user, const proto::Request& req);
   // Everything queued for the session was written: a catch-up waiting for it goes on.
   void OnDrained(SessionId sid, Session& session);
 
  private:
+  // Hello's checks that no login is done or under way; false (answered) when one is.
+  bool MayLogIn(SessionId sid, const Session& session, const proto::Request& req);
   void CompleteHello(SessionId sid, const proto::Request& req, const util::Status& status, const store::UserInfo& user,
                      int64_t retry_ms);
   void Welcome(SessionId sid, Session& session, const store::UserState& state);

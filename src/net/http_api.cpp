@@ -48,8 +48,33 @@ void HttpApi::RespondError(uint64_t rid, const Status& status, std::vector<std::
   RespondJson(rid, HttpStatusFor(status.code()), proto::EncodeHttpError(status), std::move(headers));
 }
 
-int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_listener) {
-  if (pss->id) requests_.erase(pss->id);  // keep-alive: a new request on the same connection
+void HttpApi::Answer(uint64_t rid, PollAnswer answer) {
+  Respond(rid, answer.status, std::move(answer.content_type), std::move(answer.body), std::move(answer.headers));
+}
+
+void HttpApi::Wake(uint64_t rid) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end() || it->second->ready) return;
+  it->second->woken = true;
+  lws_callback_on_writable(it->second->wsi);
+}
+
+void HttpApi::Forget(uint64_t rid, bool written) {
+  auto it = requests_.find(rid);
+  if (it == requests_.end()) return;
+  bool taken = it->second->taken, pending = it->second->socketio && !it->second->ready;
+  requests_.erase(it);
+  if (!socketio_) return;
+  if (taken && written) {
+    socketio_->PollWritten(rid);
+  } else if (taken || pending) {
+    socketio_->PollGone(rid);
+  }
+}
+
+int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path, Listener listener) {
+  if (pss->id) Forget(pss->id, false);  // keep-alive: a new request on the same connection
+  bool push_listener = listener == Listener::kPush;
   uint64_t rid = next_id_++;
   pss->id = rid;
   auto owned = std::make_unique<Request>();
@@ -60,6 +85,8 @@ int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_li
   r.push_listener = push_listener;
   if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
     r.method = "POST";
+  } else if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0) {
+    r.method = "OPTIONS";
   } else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0) {
     r.method = "GET";
   } else if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
@@ -80,7 +107,12 @@ int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_li
     return 0;
   }
 
-  if (site_api_ && SiteApi::Handles(r.method, r.path)) r.query = QueryArgs(wsi);
+  if (listener == Listener::kSocketIo && !SocketIoEndpoint::IsPath(r.path)) {
+    Respond(rid, 404, "text/plain; charset=utf-8", "this listener serves /socket.io/ only\n");
+    return 0;
+  }
+  r.socketio = socketio_ && SocketIoEndpoint::IsPath(r.path);
+  if (r.socketio || (site_api_ && SiteApi::Handles(r.method, r.path))) r.query = QueryArgs(wsi);
   if (r.method == "POST") {
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
       // lws 4.1.6 does not decode chunked request bodies: answer clearly, and close, since the
@@ -99,7 +131,11 @@ int HttpApi::OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_li
     if (length.empty() || length == "0") Dispatch(rid);
     return 0;  // the body arrives in HTTP_BODY, then HTTP_BODY_COMPLETION dispatches
   }
-  if (r.method == "OTHER") {
+  if (r.socketio) {
+    DispatchSocketIo(rid);
+    return 0;
+  }
+  if (r.method == "OTHER" || r.method == "OPTIONS") {
     RespondError(rid, Status::BadRequest("method not allowed"));
     r.status = 405;
     return 0;
@@ -171,6 +207,7 @@ void HttpApi::Dispatch(uint64_t rid) {
   auto it = requests_.find(rid);
   if (it == requests_.end()) return;
   Request& r = *it->second;
+  if (r.socketio) return DispatchSocketIo(rid);  // its own Origin rule (CORS)
   // Browsers send Origin on cross-site POSTs: refuse those (login CSRF and friends).
   if (!OriginAllowed(r.origin, r.host, config_.allowed_origins)) {
     RespondError(rid, Status::Forbidden("cross-origin request refused"));
@@ -216,6 +253,19 @@ void HttpApi::DispatchSite(uint64_t rid) {
   });
 }
 
+void HttpApi::DispatchSocketIo(uint64_t rid) {
+  Request& r = *requests_.at(rid);
+  PollRequest req;
+  req.method = r.method;
+  req.query = std::move(r.query);
+  req.body = std::move(r.body);
+  req.origin = r.origin;
+  req.host = r.host;
+  req.peer = r.peer;
+  req.cookie_token = r.cookie_token;
+  socketio_->OnPoll(rid, std::move(req));
+}
+
 void HttpApi::Login(uint64_t rid, const std::string& user, const std::string& password, const std::string& peer) {
   auth_->Login(user, password, peer, true, [this, rid](const core::AuthService::LoginResult& res) {
     if (!res.status.ok()) {
@@ -239,15 +289,27 @@ void HttpApi::Logout(uint64_t rid, const std::string& token) {
 }
 
 int HttpApi::Finish(lws* wsi, SessionPss* pss, bool close) {
-  requests_.erase(pss->id);
+  uint64_t rid = pss->id;
   pss->id = 0;
+  Forget(rid, true);
   return close || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 int HttpApi::OnWriteable(lws* wsi, SessionPss* pss) {
   auto it = requests_.find(pss->id);
-  if (it == requests_.end() || !it->second->ready) return 0;
+  if (it == requests_.end()) return 0;
   Request& r = *it->second;
+  if (!r.ready) {
+    if (!r.woken || !socketio_) return 0;
+    // A long-poll with something to say: its answer is made now, so it holds all that waits.
+    PollAnswer answer = socketio_->TakePoll(pss->id);
+    r.taken = true;
+    r.ready = true;
+    r.status = answer.status;
+    r.content_type = std::move(answer.content_type);
+    r.response = std::move(answer.body);
+    r.headers = std::move(answer.headers);
+  }
   if (!r.headers_sent) {
     unsigned char buf[LWS_PRE + 4096];
     unsigned char* start = buf + LWS_PRE;
@@ -292,8 +354,9 @@ int HttpApi::OnWriteable(lws* wsi, SessionPss* pss) {
 
 void HttpApi::OnClosed(SessionPss* pss) {
   if (!pss || pss->id == 0) return;
-  requests_.erase(pss->id);
+  uint64_t rid = pss->id;
   pss->id = 0;
+  Forget(rid, false);
 }
 
 }  // namespace chatd::net

@@ -5,6 +5,8 @@
 //   GET  /healthz         200 {"ok":true} when the store answers, 503 otherwise
 //   POST /api/register, /api/login, /api/logout
 //   the calls of a site's backend (SiteApi: /api/publish, /push, /api/messages, ...)
+//   GET|POST|OPTIONS /socket.io/   Engine.IO long-polling (SocketIoEndpoint), whose GETs wait
+//                         until the endpoint wakes them (PollResponder)
 // Requests that need the store or password hashing are answered later: a request is kept
 // under its id, the completion fills in the response and asks for WRITEABLE; a request whose
 // connection closed meanwhile is forgotten (its id is gone). Bodies need a Content-Length and
@@ -25,22 +27,31 @@
 #include "core/chat_service.h"
 #include "net/lws_helpers.h"
 #include "net/site_api.h"
+#include "net/socketio_endpoint.h"
 #include "net/static_site.h"
 #include "store/chat_store.h"
 #include "util/status.h"
 
 namespace chatd::net {
 
-class HttpApi {
+class HttpApi final : public PollResponder {
  public:
-  // `site` (optional) answers the calls of a site's backend.
+  // `site` (optional) answers the calls of a site's backend; `socketio` (optional) /socket.io/.
   HttpApi(const config::Config& config, core::AuthService* auth, store::ChatStore* store, core::ChatService* service,
-          SiteApi* site = nullptr)
-      : config_(config), auth_(auth), store_(store), service_(service), site_api_(site), site_(config.www) {}
+          SiteApi* site = nullptr, SocketIoEndpoint* socketio = nullptr)
+      : config_(config),
+        auth_(auth),
+        store_(store),
+        service_(service),
+        site_api_(site),
+        socketio_(socketio),
+        site_(config.www) {}
 
-  // The lws HTTP callbacks of one request on `wsi` (its id lives in `pss`). `push_listener`:
-  // it came in on push-listen, which serves /push only.
-  int OnRequest(lws* wsi, SessionPss* pss, const char* path, bool push_listener = false);
+  // Which listener a request came in on: the main one, push-listen (/push only) or
+  // socketio-listen (/socket.io/ only).
+  enum class Listener { kMain, kPush, kSocketIo };
+  // The lws HTTP callbacks of one request on `wsi` (its id lives in `pss`).
+  int OnRequest(lws* wsi, SessionPss* pss, const char* path, Listener listener = Listener::kMain);
   int OnBody(SessionPss* pss, const char* in, size_t len);
   int OnBodyDone(SessionPss* pss);
   int OnWriteable(lws* wsi, SessionPss* pss);
@@ -50,6 +61,10 @@ class HttpApi {
   void BeginShutdown() { shutting_down_ = true; }
   size_t size() const { return requests_.size(); }
 
+  // PollResponder (SocketIoEndpoint's long-polls)
+  void Answer(uint64_t rid, PollAnswer answer) override;
+  void Wake(uint64_t rid) override;
+
  private:
   struct Request {
     lws* wsi = nullptr;
@@ -58,6 +73,9 @@ class HttpApi {
     std::string origin, host, cookie_token, bearer, peer, request_type;  // request_type: its Content-Type
     std::vector<std::pair<std::string, std::string>> query;
     bool push_listener = false;
+    bool socketio = false;  // a /socket.io/ request
+    bool woken = false;     // a long-poll whose answer SocketIoEndpoint gives at WRITEABLE
+    bool taken = false;     // ... and gave: it hears PollWritten / PollGone
     // the response
     bool ready = false, headers_sent = false, head = false;
     bool close_after = false;  // close the connection once the response is written
@@ -69,6 +87,9 @@ class HttpApi {
 
   void Dispatch(uint64_t rid);
   void DispatchSite(uint64_t rid);
+  void DispatchSocketIo(uint64_t rid);
+  // Forgets a request; a long-poll's endpoint hears of it (written or gone).
+  void Forget(uint64_t rid, bool written);
   void Login(uint64_t rid, const std::string& user, const std::string& password, const std::string& peer);
   void Logout(uint64_t rid, const std::string& token);
   void Respond(uint64_t rid, int status, std::string content_type, std::string body,
@@ -83,6 +104,7 @@ class HttpApi {
   store::ChatStore* store_;
   core::ChatService* service_;
   SiteApi* site_api_;
+  SocketIoEndpoint* socketio_;
   StaticSite site_;
   bool shutting_down_ = false;
   uint64_t next_id_ = 1;

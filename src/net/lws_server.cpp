@@ -95,8 +95,14 @@ struct LwsServer::TickTimer {
 };
 
 LwsServer::LwsServer(const config::Config& config, util::CompletionQueue* completions, store::ChatStore* store,
-                     WsEndpoint* ws, HttpApi* http, core::ChatService* service)
-    : config_(config), completions_(completions), store_(store), ws_(ws), http_(http), service_(service) {}
+                     WsEndpoint* ws, HttpApi* http, core::ChatService* service, SocketIoEndpoint* socketio)
+    : config_(config),
+      completions_(completions),
+      store_(store),
+      ws_(ws),
+      http_(http),
+      service_(service),
+      socketio_(socketio) {}
 
 LwsServer::~LwsServer() {
   if (context_) lws_context_destroy(context_);
@@ -150,44 +156,63 @@ Status LwsServer::Start() {
   vhost_ = lws_get_vhost_by_name(context_, "default");
   port_ = vhost_ ? lws_get_vhost_listen_port(vhost_) : config_.listen_port;
   if (!config_.push_listen.empty()) {
-    lws_context_creation_info pi;
-    memset(&pi, 0, sizeof pi);
-    pi.vhost_name = "push";
-    pi.port = config_.push_port;
-    bool push_any = config_.push_host == "0.0.0.0" || config_.push_host == "::";
-    pi.iface = push_any ? nullptr : config_.push_host.c_str();
-    pi.protocols = kPushProtocols;
-    pi.headers = &kHeaders[4];
-    pi.timeout_secs = 20;
-    pi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
-    if (config_.push_host.find(':') == std::string::npos) pi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    lws_set_log_level(0, EmitLws);
-    push_vhost_ = lws_create_vhost(context_, &pi);
-    lws_set_log_level(lws_levels, EmitLws);
-    if (!push_vhost_) {
-      return Status::Internal("cannot listen on push-listen " + config_.push_listen + " (address in use or not available)");
-    }
-    push_port_ = lws_get_vhost_listen_port(push_vhost_);
+    Status st = AddVhost("push", config_.push_host, config_.push_port, kPushProtocols, "push-listen " + config_.push_listen,
+                         &push_vhost_, &push_port_);
+    if (!st.ok()) return st;
+  }
+  if (socketio_ && !config_.socketio_listen.empty()) {
+    Status st = AddVhost("socketio", config_.socketio_host, config_.socketio_port, protocols_.get(),
+                         "socketio-listen " + config_.socketio_listen, &socketio_vhost_, &socketio_port_);
+    if (!st.ok()) return st;
   }
   completions_->SetWake([ctx = context_] { lws_cancel_service(ctx); });
   return Status::Ok();
 }
 
-std::string LwsServer::url() const {
-  std::string host = config_.listen_host;
-  if (host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "[::1]";
-  else if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(port_) + "/";
+Status LwsServer::AddVhost(const char* name, const std::string& host, int port, const lws_protocols* protocols,
+                           const std::string& setting, lws_vhost** vhost, int* bound_port) {
+  lws_context_creation_info vi;
+  memset(&vi, 0, sizeof vi);
+  vi.vhost_name = name;
+  vi.port = port;
+  bool any = host == "0.0.0.0" || host == "::";
+  vi.iface = any ? nullptr : host.c_str();
+  vi.protocols = protocols;
+  vi.pvo = protocols == kPushProtocols ? nullptr : &kPvo;  // chatd.v1 the default upgrade
+  vi.headers = &kHeaders[4];
+  vi.timeout_secs = 20;
+  vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  if (host.find(':') == std::string::npos) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  int levels = LLL_ERR | LLL_WARN;
+  if (util::GetLogLevel() >= util::LogLevel::kDebug) levels |= LLL_NOTICE | LLL_INFO;
+  lws_set_log_level(0, EmitLws);
+  *vhost = lws_create_vhost(context_, &vi);
+  lws_set_log_level(levels, EmitLws);
+  if (!*vhost) return Status::Internal("cannot listen on " + setting + " (address in use or not available)");
+  *bound_port = lws_get_vhost_listen_port(*vhost);
+  return Status::Ok();
 }
 
-std::string LwsServer::push_url() const {
-  if (!push_vhost_) return "";
-  std::string host = config_.push_host;
+
+
+namespace {
+// http://HOST:PORT with a wildcard address shown as loopback and IPv6 in brackets.
+std::string Origin(std::string host, int port) {
   if (host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "[::1]";
   else if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return "http://" + host + ":" + std::to_string(push_port_) + "/push";
+  return "http://" + host + ":" + std::to_string(port);
+}
+}  // namespace
+
+std::string LwsServer::url() const { return Origin(config_.listen_host, port_) + "/"; }
+
+std::string LwsServer::push_url() const {
+  return push_vhost_ ? Origin(config_.push_host, push_port_) + "/push" : "";
+}
+
+std::string LwsServer::socketio_url() const {
+  return socketio_vhost_ ? Origin(config_.socketio_host, socketio_port_) + "/socket.io/" : "";
 }
 
 void LwsServer::ScheduleTick() {
@@ -216,15 +241,18 @@ void LwsServer::OnTick() {
     completions_->Drain();
     if (stop_requested_ && !shutting_down_) BeginShutdown();
     service_->Tick();
+    if (socketio_) socketio_->Tick();
     if (shutting_down_) {
       int64_t elapsed = static_cast<int64_t>(lws_now_usecs() / 1000) - shutdown_started_ms_;
       if (!closing_sent_ && (store_->Pending() == 0 || elapsed > kDrainStorageMs)) {
         // Every accepted request has its answer queued: say goodbye after what is queued.
         closing_sent_ = true;
         ws_->CloseAll(1001, "server shutting down");
+        if (socketio_) socketio_->CloseAll();
       }
       LOG_DEBUG("shutdown: %zu ws, %zu http, %zu storage jobs", ws_->size(), http_->size(), store_->Pending());
-      if ((closing_sent_ && ws_->size() == 0 && http_->size() == 0) || elapsed > kShutdownMs) done_ = true;
+      bool gone = ws_->size() == 0 && http_->size() == 0 && (!socketio_ || socketio_->size() == 0);
+      if ((closing_sent_ && gone) || elapsed > kShutdownMs) done_ = true;
     }
   } catch (const std::exception& e) {
     LOG_ERR("tick: %s", e.what());
@@ -243,6 +271,7 @@ void LwsServer::BeginShutdown() {
   // Stop reading new requests; what is already in flight gets its answer.
   ws_->PauseAll();
   http_->BeginShutdown();
+  if (socketio_) socketio_->BeginShutdown();
   // New connections are refused in FILTER_NETWORK_CONNECTION from now on. (Not
   // lws_context_deprecate(): in lws 4.1.6 it touches the listen wsi after freeing it.)
 }
@@ -280,6 +309,12 @@ void LwsServer::Untrack(lws* wsi) {
   wsi_ip_.erase(it);
 }
 
+bool LwsServer::UpgradeAllowed(lws* wsi, const std::string& path) const {
+  bool socketio = socketio_ && SocketIoEndpoint::IsPath(path);
+  if (socketio_vhost_ && lws_get_vhost(wsi) == socketio_vhost_) return socketio;
+  return path == "/ws" || socketio;
+}
+
 int LwsServer::OnHttp(lws* wsi, int reason, void* user, void* in, size_t len) {
   auto* pss = static_cast<SessionPss*>(user);
   switch (reason) {
@@ -296,8 +331,14 @@ int LwsServer::OnHttp(lws* wsi, int reason, void* user, void* in, size_t len) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
       OnWaitCancelled();
       return 0;
-    case LWS_CALLBACK_HTTP:
-      return http_->OnRequest(wsi, pss, static_cast<const char*>(in), push_vhost_ && lws_get_vhost(wsi) == push_vhost_);
+    case LWS_CALLBACK_HTTP: {
+      lws_vhost* vhost = lws_get_vhost(wsi);
+      HttpApi::Listener listener = vhost == push_vhost_       ? HttpApi::Listener::kPush
+                                   : vhost == socketio_vhost_ ? HttpApi::Listener::kSocketIo
+                                                              : HttpApi::Listener::kMain;
+      if (!vhost) listener = HttpApi::Listener::kMain;
+      return http_->OnRequest(wsi, pss, static_cast<const char*>(in), listener);
+    }
     case LWS_CALLBACK_HTTP_BODY:
       return http_->OnBody(pss, static_cast<const char*>(in), len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -316,11 +357,16 @@ int LwsServer::OnWs(lws* wsi, int reason, void* user, void* in, size_t len) {
   auto* pss = static_cast<SessionPss*>(user);
   switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-      // /ws is the only WebSocket endpoint; none is accepted once shutdown began.
-      return Header(wsi, WSI_TOKEN_GET_URI) != "/ws" || shutting_down_ ? 1 : 0;
+      // None is accepted once shutdown began.
+      return !UpgradeAllowed(wsi, Header(wsi, WSI_TOKEN_GET_URI)) || shutting_down_ ? 1 : 0;
     case LWS_CALLBACK_ESTABLISHED: {
       core::OpenInfo info;
       bool origin_ok = true;
+      if (socketio_ && SocketIoEndpoint::IsPath(Header(wsi, WSI_TOKEN_GET_URI))) {
+        uint64_t conn = ws_->Open(wsi, pss, &info, &origin_ok, true);
+        socketio_->OnWsOpen(conn, QueryArgs(wsi), info, origin_ok);
+        return 0;
+      }
       core::SessionId sid = ws_->Open(wsi, pss, &info, &origin_ok);
       service_->OnOpen(sid, std::move(info));
       if (!origin_ok) ws_->Close(sid, LWS_CLOSE_STATUS_POLICY_VIOLATION, "origin not allowed");
@@ -332,19 +378,33 @@ int LwsServer::OnWs(lws* wsi, int reason, void* user, void* in, size_t len) {
       switch (ws_->Receive(wsi, pss, static_cast<const char*>(in), len, &message)) {
         case WsEndpoint::Received::kMore: return 0;
         case WsEndpoint::Received::kRefused: return -1;
-        case WsEndpoint::Received::kMessage: service_->OnFrame(pss->id, message); return 0;
+        case WsEndpoint::Received::kMessage:
+          if (pss->id & kSocketIoTransportBit) {
+            socketio_->OnWsMessage(pss->id, message);
+          } else {
+            service_->OnFrame(pss->id, message);
+          }
+          return 0;
       }
       return 0;
     }
     case LWS_CALLBACK_SERVER_WRITEABLE: {
       bool drained = false;
       int r = ws_->Writeable(wsi, pss, &drained);
-      if (drained) service_->OnDrained(pss->id);
+      if (drained && (pss->id & kSocketIoTransportBit)) {
+        socketio_->OnWsDrained(pss->id);
+      } else if (drained) {
+        service_->OnDrained(pss->id);
+      }
       return r;
     }
     case LWS_CALLBACK_CLOSED: {
       core::SessionId sid = pss ? pss->id : 0;
-      if (sid != 0) service_->OnClose(sid);
+      if (sid & kSocketIoTransportBit) {
+        socketio_->OnWsClosed(sid);
+      } else if (sid != 0) {
+        service_->OnClose(sid);
+      }
       ws_->Closed(pss);
       return 0;
     }

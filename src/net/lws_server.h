@@ -3,7 +3,9 @@
 // net::LwsServer: the libwebsockets context and its event loop. One vhost, one port, two
 // protocols: "http" (HttpApi: the page, /healthz, /api/*) and "chatd.v1" (WsEndpoint, at /ws,
 // also the default for upgrades that name no subprotocol). With push-listen, a second vhost on
-// its own port speaks "http" only and serves /push (web-msg-sender's port 2121). It turns lws callbacks into calls
+// its own port speaks "http" only and serves /push (web-msg-sender's port 2121). /socket.io/
+// (SocketIoEndpoint) is served on the main port over both protocols (long-polls through HttpApi,
+// WebSocket transports through WsEndpoint) and, with socketio-listen, alone on a third vhost. It turns lws callbacks into calls
 // on those two and, for WebSocket events, on the core (ChatService): a connection opened, a
 // message complete, a queue drained, a connection closed. It refuses connections past
 // `max-connections-per-ip` (Debian's lws has no peer limits) and, from the start of a
@@ -27,6 +29,7 @@
 #include "config/config.h"
 #include "core/chat_service.h"
 #include "net/http_api.h"
+#include "net/socketio_endpoint.h"
 #include "net/ws_endpoint.h"
 #include "store/chat_store.h"
 #include "util/completion_queue.h"
@@ -42,8 +45,9 @@ namespace chatd::net {
 
 class LwsServer {
  public:
+  // `socketio` (optional): /socket.io/ on the main port, and on socketio-listen when set.
   LwsServer(const config::Config& config, util::CompletionQueue* completions, store::ChatStore* store,
-            WsEndpoint* ws, HttpApi* http, core::ChatService* service);
+            WsEndpoint* ws, HttpApi* http, core::ChatService* service, SocketIoEndpoint* socketio = nullptr);
   ~LwsServer();
   LwsServer(const LwsServer&) = delete;
   LwsServer& operator=(const LwsServer&) = delete;
@@ -59,6 +63,8 @@ class LwsServer {
   int port() const { return port_; }
   // The push listener's /push URL ("" when push-listen is off).
   std::string push_url() const;
+  // The socketio-listen listener's URL ("" when it is off).
+  std::string socketio_url() const;
 
   // lws callbacks (public only so the C trampolines can reach them).
   int OnHttp(lws* wsi, int reason, void* user, void* in, size_t len);
@@ -66,6 +72,11 @@ class LwsServer {
 
  private:
   bool AdmitConnection(const std::string& ip);
+  // Opens a second listener on `host`:`port` (push-listen, socketio-listen).
+  util::Status AddVhost(const char* name, const std::string& host, int port, const lws_protocols* protocols,
+                        const std::string& setting, lws_vhost** vhost, int* bound_port);
+  // Which WebSocket paths a connection on `wsi` may upgrade at.
+  bool UpgradeAllowed(lws* wsi, const std::string& path) const;
   void Track(lws* wsi);
   void Untrack(lws* wsi);
   void OnWaitCancelled();
@@ -79,6 +90,7 @@ class LwsServer {
   WsEndpoint* ws_;
   HttpApi* http_;
   core::ChatService* service_;
+  SocketIoEndpoint* socketio_;
 
   // The event loop: libev with epoll, handed to lws as a foreign loop. lws's own poll() loop
   // costs O(connections) per wake-up, which dominates at a few thousand messages a second.
@@ -89,6 +101,8 @@ class LwsServer {
   int port_ = 0;
   lws_vhost* push_vhost_ = nullptr;  // push-listen: /push only
   int push_port_ = 0;
+  lws_vhost* socketio_vhost_ = nullptr;  // socketio-listen: /socket.io/ only
+  int socketio_port_ = 0;
   struct TickTimer;
   std::unique_ptr<TickTimer> tick_;
 

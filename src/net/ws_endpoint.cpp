@@ -11,9 +11,12 @@ namespace {
 unsigned long long Id(core::SessionId sid) { return static_cast<unsigned long long>(sid); }
 }  // namespace
 
-core::SessionId WsEndpoint::Open(lws* wsi, SessionPss* pss, core::OpenInfo* info, bool* origin_ok) {
-  pss->id = next_id_++;
-  conns_[pss->id].wsi = wsi;
+core::SessionId WsEndpoint::Open(lws* wsi, SessionPss* pss, core::OpenInfo* info, bool* origin_ok,
+                                 bool socketio_transport) {
+  pss->id = next_id_++ | (socketio_transport ? kSocketIoTransportBit : 0);
+  Conn& conn = conns_[pss->id];
+  conn.wsi = wsi;
+  conn.one_per_message = socketio_transport;
   info->peer = PeerAddress(wsi);
   info->cookie_token = CookieValue(Header(wsi, WSI_TOKEN_HTTP_COOKIE), kSessionCookie);
   std::string origin = Header(wsi, WSI_TOKEN_ORIGIN), host = Header(wsi, WSI_TOKEN_HOST);
@@ -55,6 +58,11 @@ int WsEndpoint::Writeable(lws* wsi, SessionPss* pss, bool* drained) {
   auto it = conns_.find(pss->id);
   if (it == conns_.end()) return -1;
   Conn& c = it->second;
+  if (c.one_per_message && c.head < c.queue.size()) {
+    if (WriteEach(wsi, pss->id, c) < 0) return -1;
+    *drained = c.queue.empty() && c.close_code == 0;
+    return 0;
+  }
   if (c.head < c.queue.size()) {
     // Pack everything queued (up to a bound) into one message, one lws_write.
     size_t total = 0, end = c.head;
@@ -96,6 +104,27 @@ int WsEndpoint::Writeable(lws* wsi, SessionPss* pss, bool* drained) {
     return -1;
   }
   return 0;  // an extra WRITEABLE with nothing to do
+}
+
+int WsEndpoint::WriteEach(lws* wsi, uint64_t id, Conn& c) {
+  while (c.head < c.queue.size()) {
+    const std::string& f = *c.queue[c.head];
+    if (write_buf_.size() < LWS_PRE + f.size()) write_buf_.resize(LWS_PRE + f.size());
+    memcpy(write_buf_.data() + LWS_PRE, f.data(), f.size());
+    if (lws_write(wsi, write_buf_.data() + LWS_PRE, f.size(), LWS_WRITE_TEXT) < static_cast<int>(f.size())) {
+      LOG_WARN("socket.io transport %llu: write failed", Id(id & ~kSocketIoTransportBit));
+      return -1;
+    }
+    c.queued_bytes -= f.size();
+    ++c.head;
+    if (lws_send_pipe_choked(wsi)) break;  // the rest at the next WRITEABLE
+  }
+  if (c.head == c.queue.size()) {
+    c.queue.clear();
+    c.head = 0;
+  }
+  if (c.head < c.queue.size() || c.close_code != 0) lws_callback_on_writable(wsi);
+  return 0;
 }
 
 core::SessionId WsEndpoint::Closed(SessionPss* pss) {

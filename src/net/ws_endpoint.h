@@ -28,6 +28,9 @@ namespace chatd::net {
 // Queued frames of one connection are packed into one WebSocket message of at most this many
 // bytes per WRITEABLE (larger batches take several), and written with one send().
 inline constexpr size_t kMaxPackedBytes = 256 * 1024;
+// Connections opened as a socket.io transport have ids with this bit (SocketIoEndpoint's, not
+// the core's): each frame queued is its own WebSocket message, never packed.
+inline constexpr uint64_t kSocketIoTransportBit = uint64_t{1} << 63;
 
 class WsEndpoint final : public core::Outbox {
  public:
@@ -36,7 +39,9 @@ class WsEndpoint final : public core::Outbox {
 
   // A new connection (ESTABLISHED): gives it an id in `pss`, and says who it is. `origin_ok`
   // is false when its Origin is neither the page's own nor allowed (it is then closed, 1008).
-  core::SessionId Open(lws* wsi, SessionPss* pss, core::OpenInfo* info, bool* origin_ok);
+  // `socketio_transport`: a /socket.io/ connection (its id has kSocketIoTransportBit).
+  core::SessionId Open(lws* wsi, SessionPss* pss, core::OpenInfo* info, bool* origin_ok,
+                       bool socketio_transport = false);
 
   enum class Received { kMore, kMessage, kRefused };
   // A piece of an incoming message (RECEIVE). kMessage: `*message` is complete; kRefused: the
@@ -65,12 +70,16 @@ class WsEndpoint final : public core::Outbox {
     size_t head = 0;  // next frame to write
     size_t queued_bytes = 0;
     std::string rx;   // fragments of a message being received
+    bool one_per_message = false;  // a socket.io transport: never pack frames
     int close_code = 0;  // set: close once the queue is flushed
     std::string close_reason;
   };
 
   const config::Config& config_;
   uint64_t next_id_ = 1;
+  // Writes the queue's frames one per message while the socket takes them.
+  int WriteEach(lws* wsi, uint64_t id, Conn& c);
+
   std::unordered_map<core::SessionId, Conn> conns_;
   std::vector<unsigned char> write_buf_;  // reused for packing frames: LWS_PRE + payload
 };

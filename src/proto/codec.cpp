@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // Over 400 lines: every JSON chatd reads from outside (WebSocket requests, the HTTP API's bodies,
-// site tokens' claims) is decoded here, since cJSON may be included in this file only (STYLE L1).
+// site tokens' claims) is decoded here, since cJSON may be included in the codec files only (STYLE L1;
+// proto/socketio_codec.cpp has the socket.io bridge's).
 #include "proto/codec.h"
 
 #include <cjson/cJSON.h>
