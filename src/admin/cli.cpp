@@ -63,7 +63,7 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
   Binder b{&app, keys};
   const char* net = "Network";
   b.Bind("listen", c.listen, "Address and port to serve on (port 0 picks a free one)")->group(net);
-  b.Bind("allowed-origins", c.allowed_origins, "Extra web origins allowed to open /ws (same origin always is)")
+  b.Bind("allowed-origins", c.allowed_origins, "Extra web origins allowed to open /ws and /socket.io/ (same origin always is)")
       ->group(net);
   b.Bind("max-connections-per-ip", c.max_connections_per_ip, "Open connections per client address (0 = no limit)")
       ->group(net);

@@ -18,7 +18,7 @@ namespace chatd::config {
 struct Config {
   // --- network ---------------------------------------------------------------------------
   std::string listen = "127.0.0.1:8080";   // ADDR:PORT ([::1]:PORT for IPv6); port 0 picks one
-  std::vector<std::string> allowed_origins;  // extra Origins allowed to open /ws (same-origin always is)
+  std::vector<std::string> allowed_origins;  // extra Origins allowed to open /ws and /socket.io/ (same-origin always is)
   int max_connections_per_ip = 256;        // open sockets per client address; 0 = no limit
   int max_frame = 64 * 1024;               // largest WebSocket message a client may send (bytes)
   int ws_rx_buffer = 4096;                 // per-connection receive buffer; also the most read from one connection per loop turn

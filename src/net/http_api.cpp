@@ -263,7 +263,14 @@ void HttpApi::DispatchSocketIo(uint64_t rid) {
   req.host = r.host;
   req.peer = r.peer;
   req.cookie_token = r.cookie_token;
+  lws* wsi = r.wsi;
   socketio_->OnPoll(rid, std::move(req));
+  auto it = requests_.find(rid);
+  if (it != requests_.end() && !it->second->ready) {
+    // A long-poll: lws would cut it at its request timeout (20 s); the endpoint answers it
+    // within a heartbeat interval instead.
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, config_.socketio_ping_interval + config_.socketio_ping_timeout + 5);
+  }
 }
 
 void HttpApi::Login(uint64_t rid, const std::string& user, const std::string& password, const std::string& peer) {

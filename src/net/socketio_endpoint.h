@@ -191,7 +191,7 @@ class SocketIoEndpoint final : public core::Outbox {
   std::unordered_map<uint64_t, Session*> by_conn_;  // WebSockets in use or being upgraded to
   std::unordered_map<std::string, int> per_ip_;
   int64_t next_count_ms_ = 0;
-  std::pair<size_t, size_t> online_last_{SIZE_MAX, SIZE_MAX};
+  std::pair<size_t, size_t> online_last_{0, 0};  // web-msg-sender starts from 0 too
   // The last frame decoded: a fan-out hands the same frame to every recipient.
   core::Frame cached_frame_;
   proto::BridgeFrame cached_;

@@ -186,6 +186,17 @@ class ConfigTest(CliTestBase):
         self.assertEqual(s.get("max-frame"), "200000", s)
         self.assertIn("data-dir", s)
 
+    def test_check_config_warns_about_trusting_bare_socketio_uids(self):
+        p = self.chatd("check-config", "--socketio-trust-uid", "true")
+        self.assertEqual(p.returncode, 0, p)
+        self.assertIn("# warning: socketio-trust-uid = true", p.stdout)
+        self.assertIn("anyone", p.stdout)
+        self.assertNotIn("# warning", self.chatd("check-config").stdout)
+        # The socket.io listener is checked like the others.
+        p = self.chatd("check-config", "--socketio-listen", "nowhere")
+        self.assertEqual(p.returncode, 2, p)
+        self.assertIn("socketio-listen", p.stderr)
+
     def test_bad_values_exit_2_with_one_line(self):
         cases = {
             "not a number": ["--max-frame", "abc"],
