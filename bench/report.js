@@ -137,9 +137,32 @@ const FIGURES = {
       ['failures', 'failures (must be 0)', 'down'],
     ],
   },
+  socketio: {
+    title: '(i) web-msg-sender pages: chatd over /socket.io/ ("chatd" column) beside chatd over /ws ("peer" column), ' +
+      '1,000 users, 8 HTTP connections publishing',
+    // Both columns are chatd: the two transports of the same build, measured one after the other.
+    targets: ['socketio', 'ws'],
+    rows: [
+      ['logins_per_s', 'connect + upgrade + login: logins/s', 'up'],
+      ['login_server_us', '... server CPU per login, µs', 'down'],
+      ['user_publish_per_s', 'POST /api/publish to one user: publishes/s answered 200', 'up'],
+      ['user_deliver_p99_ms', '... publish->new_msg (notification) p99, ms', 'down'],
+      ['user_arrived_pct', '... % that reached the user', 'up'],
+      ['everyone_publish_per_s', 'POST /api/publish to "*": publishes/s answered 200', 'up'],
+      ['everyone_deliveries_per_s', '... notifications delivered/s', 'up'],
+      ['everyone_deliver_p99_ms', '... publish->new_msg (notification) p99, ms', 'down'],
+      ['everyone_arrived_pct', '... % that arrived', 'up'],
+      ['failures', 'failures (must be 0)', 'down'],
+    ],
+  },
 };
 const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart', 'presence',
-  'publish'];
+  'publish', 'socketio'];
+
+// The two result files a scenario compares: chatd and the peer, or its own pair.
+function targetsOf(name) {
+  return (FIGURES[name] && FIGURES[name].targets) || ['chatd', 'peer'];
+}
 
 function parseLine(text) {
   const out = {};
@@ -173,13 +196,14 @@ function rowsFor(name, chatd, peer) {
 }
 
 function oneLine(dir, name) {
-  const chatd = load(dir, name, 'chatd');
-  const peer = load(dir, name, 'peer');
+  const [first, second] = targetsOf(name);
+  const chatd = load(dir, name, first);
+  const peer = load(dir, name, second);
   const parts = [name];
   for (const [key] of rowsFor(name, chatd, peer)) {
     const c = chatd ? chatd[key] ?? '-' : '-';
     const p = peer ? peer[key] ?? (peer.skipped ? 'n/a' : '-') : 'n/a';
-    let s = `${key}: chatd=${c} peer=${p}`;
+    let s = `${key}: ${first}=${c} ${second}=${p}`;
     const r = ratio(c, p);
     if (r !== '-') s += ` ratio=${r}`;
     parts.push(s);
@@ -224,10 +248,10 @@ function table(dir) {
   out.push('');
   out.push('| Scenario | Figure | chatd | peer | ratio | better |');
   out.push('|---|---|---:|---:|---:|:---:|');
-  const names = ORDER.filter((n) => fs.existsSync(path.join(dir, `${n}.chatd`)) || fs.existsSync(path.join(dir, `${n}.peer`)));
+  const names = ORDER.filter((n) => targetsOf(n).some((t) => fs.existsSync(path.join(dir, `${n}.${t}`))));
   for (const name of names) {
-    const chatd = load(dir, name, 'chatd');
-    const peer = load(dir, name, 'peer');
+    const chatd = load(dir, name, targetsOf(name)[0]);
+    const peer = load(dir, name, targetsOf(name)[1]);
     const title = FIGURES[name] ? FIGURES[name].title : name;
     let first = true;
     for (const [key, label, better] of rowsFor(name, chatd, peer)) {
@@ -243,7 +267,7 @@ function table(dir) {
   out.push('');
   out.push('```');
   for (const name of names) {
-    for (const target of ['chatd', 'peer']) {
+    for (const target of targetsOf(name)) {
       const file = path.join(dir, `${name}.${target}`);
       if (fs.existsSync(file)) out.push(fs.readFileSync(file, 'utf8').trim());
     }

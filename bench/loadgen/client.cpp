@@ -79,9 +79,11 @@ std::vector<in_addr> LoopbackSources(size_t n) {
 Loop::Loop(LoopOptions options, Handler* handler) : options_(std::move(options)), handler_(handler) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   read_buf_.resize(512 * 1024);
-  upgrade_ = std::string("GET /ws HTTP/1.1\r\nHost: ") + options_.host_header +
+  upgrade_ = std::string(options_.socketio ? "GET /socket.io/?EIO=4&transport=websocket" : "GET /ws") +
+             " HTTP/1.1\r\nHost: " + options_.host_header +
              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + kKey +
-             "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chatd.v1\r\n\r\n";
+             "\r\nSec-WebSocket-Version: 13\r\n" +
+             (options_.socketio ? "" : "Sec-WebSocket-Protocol: chatd.v1\r\n") + "\r\n";
 }
 
 Loop::~Loop() {
@@ -298,6 +300,14 @@ void Loop::OnReadable(Conn& c, int64_t now) {
 }
 
 void Loop::SendHello(Conn& c, int64_t now) {
+  if (options_.socketio) {
+    SendJson(c, "40");  // connect the default namespace; the open packet needs no answer
+    SendJson(c, "42[\"login\",\"" + c.token + "\"]");
+    std::string().swap(c.token);
+    c.t_hello = now;
+    c.state = ConnState::kHello;
+    return;
+  }
   std::string hello =
       "{\"type\":\"hello\",\"id\":1,\"token\":\"" + c.token + "\",\"device\":\"" + options_.device + "\"}";
   SendJson(c, hello);
@@ -397,7 +407,33 @@ size_t Loop::ParseFrames(Conn& c, const char* data, size_t len, int64_t now) {
   return pos;
 }
 
+void Loop::OnSocketIoPacket(Conn& c, std::string_view packet, int64_t now) {
+  if (packet == "2") return SendJson(c, "3");  // Engine.IO 4: the server pings
+  if (packet == "41") return Fail(c, "socket.io disconnect", now);
+  if (packet.substr(0, 4) != "42[\"") return;
+  std::string_view rest = packet.substr(4);
+  size_t quote = rest.find('"');
+  if (quote == std::string_view::npos) return;
+  std::string_view name = rest.substr(0, quote);
+  if (name == "update_online_count") {
+    if (c.state == ConnState::kHello) OnJsonLine(c, R"({"type":"live"})", now);
+  } else if (name == "new_msg" && rest.size() > quote + 3 && rest.back() == ']') {
+    std::string_view arg = rest.substr(quote + 2, rest.size() - quote - 3);  // after `",`, before `]`
+    std::string line = R"({"type":"notification","text":)";
+    line.append(arg).push_back('}');
+    OnJsonLine(c, line, now);
+  } else if (name == "login_error") {
+    std::memcpy(c.error_code, "login_error", sizeof "login_error");
+    Fail(c, "hello refused", now);
+  }
+}
+
 void Loop::OnMessage(Conn& c, const char* data, size_t len, int64_t now) {
+  if (options_.socketio) {
+    OnSocketIoPacket(c, std::string_view(data, len), now);
+    if (c.state != ConnState::kClosed) handler_->OnFrameDone(c, now);
+    return;
+  }
   std::string_view all(data, len);
   while (!all.empty()) {
     size_t nl = all.find('\n');

@@ -85,6 +85,11 @@ struct LoopOptions {
   size_t max_connecting = 256;
   int64_t login_timeout_ns = 20'000'000'000;
   std::string device = "bench";
+  // Speak socket.io (Engine.IO 4 over WebSocket, as a web-msg-sender page upgraded to it does)
+  // at /socket.io/ instead of chatd's protocol at /ws: the login is `40` + a `login` event with
+  // the token, the first update_online_count counts as "live", each new_msg is handed to the
+  // Handler as a {"type":"notification","text":...} line, pings are answered.
+  bool socketio = false;
 };
 
 class Loop {
@@ -122,6 +127,7 @@ class Loop {
   size_t ParseFrames(Conn& c, const char* data, size_t len, int64_t now);
   void OnMessage(Conn& c, const char* data, size_t len, int64_t now);
   void OnJsonLine(Conn& c, std::string_view line, int64_t now);
+  void OnSocketIoPacket(Conn& c, std::string_view packet, int64_t now);
   void SendUpgrade(Conn& c);
   void SendHello(Conn& c, int64_t now);
   void Flush(Conn& c);

@@ -34,6 +34,7 @@ bool ParseCommon(const Args& args, Common* out, std::string* error) {
   int64_t sources = args.Int("sources", 8);
   out->loop.sources = LoopbackSources(static_cast<size_t>(sources < 0 ? 0 : sources));
   out->loop.max_connecting = static_cast<size_t>(args.Int("max-connecting", 256));
+  out->loop.socketio = args.Int("socketio", 0) != 0;
   if (out->loop.max_connecting == 0) out->loop.max_connecting = 1;
   out->start_ns = NowNs();
   out->deadline_ns = out->start_ns + static_cast<int64_t>(args.Num("time-limit", 120) * 1e9);

@@ -11,6 +11,7 @@
 //   --sources N                       spread over 127.0.0.2 .. 127.0.0.(N+1) (default 8; 0 = off)
 //   --max-connecting N                connects + logins in flight (default 256)
 //   --time-limit S                    the scenario gives up after S seconds (default 120)
+//   --socketio 1                      log in over /socket.io/ (Engine.IO 4, WebSocket) instead of /ws
 #pragma once
 
 #include <sys/types.h>

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
 // Scenario "publish": a site's backend pushing notifications through POST /api/publish while
-// --members users are online (one WebSocket connection each). --http-conns threads each keep one
+// --members users are online (one WebSocket connection each: chatd's /ws, or with --socketio 1
+// socket.io's, as web-msg-sender pages use it). First figure: logins per second (connect,
+// upgrade, login) and the server's CPU per login. --http-conns threads each keep one
 // HTTP/1.1 keep-alive connection and post in a closed loop (the next request when the answer
 // came), for --seconds per phase:
 //   user      each publish to one member, chosen at random: the "you have a new message" case
@@ -288,10 +290,20 @@ int Publish::Run() {
     std::string user = common_.User("m", i);
     loop.Add(user, common_.Token(user), kMember, static_cast<uint32_t>(i));
   }
+  CpuMeter login_meter(common_.server_pid);
+  login_meter.Start();
+  int64_t login_start = NowNs();
   loop.Run(common_.deadline_ns, [&] { return loop.settled() >= o_.members; });
+  double login_s = ToSec(NowNs() - login_start);
   Report rep;
   rep.Add("scenario", std::string("publish")).Add("target", common_.label);
+  rep.Add("transport", std::string(common_.loop.socketio ? "socketio" : "ws"));
   rep.Add("members", static_cast<int64_t>(o_.members)).Add("http_conns", static_cast<int64_t>(o_.http_conns));
+  // Connect + upgrade + login of every member, at most --max-connecting at a time.
+  rep.Add("logins_per_s", static_cast<double>(loop.live()) / login_s, 0);
+  if (login_meter.ServerSec() >= 0 && loop.live() > 0) {
+    rep.Add("login_server_us", login_meter.ServerSec() * 1e6 / static_cast<double>(loop.live()), 0);
+  }
   if (loop.live() < o_.members) {
     rep.Add("failures", static_cast<int64_t>(o_.members - loop.live())).Add("why", FailureSummary(loop)).Print();
     return 2;

@@ -145,7 +145,7 @@ PollAnswer SocketIoEndpoint::Handshake(const PollRequest& req, eio::Revision rev
   if (!s) return Error(403, kForbidden, "too many sessions from this address (max-connections-per-ip)", origin);
   // The open packet (and, for socket.io 2.x, the namespace's CONNECT) answer the handshake.
   std::string body;
-  for (const auto& p : s->out) eio::AppendPayload(rev, p.text, &body);
+  for (const auto& p : s->out) eio::AppendPayload(rev, *p.text, &body);
   s->out.clear();
   s->out_bytes = 0;
   return PollAnswer{200, kText, std::move(body), CorsHeaders(origin)};
@@ -197,10 +197,10 @@ PollAnswer SocketIoEndpoint::TakePoll(uint64_t rid) {
   Session& s = *it->second;
   std::string body;
   size_t bytes = 0;
-  while (!s.out.empty() && (bytes == 0 || bytes + s.out.front().text.size() <= kMaxPollAnswer)) {
-    bytes += s.out.front().text.size();
-    eio::AppendPayload(s.rev, s.out.front().text, &body);
-    s.out_bytes -= s.out.front().text.size();
+  while (!s.out.empty() && (bytes == 0 || bytes + s.out.front().text->size() <= kMaxPollAnswer)) {
+    bytes += s.out.front().text->size();
+    eio::AppendPayload(s.rev, *s.out.front().text, &body);
+    s.out_bytes -= s.out.front().text->size();
     s.in_flight.push_back(std::move(s.out.front()));
     s.out.pop_front();
   }
@@ -231,7 +231,7 @@ void SocketIoEndpoint::PollGone(uint64_t rid) {
   s.poll_rid = 0;
   // The answer may not have arrived: it goes out again with the next poll (at least once).
   for (auto p = s.in_flight.rbegin(); p != s.in_flight.rend(); ++p) {
-    s.out_bytes += p->text.size();
+    s.out_bytes += p->text->size();
     s.out.push_front(std::move(*p));
   }
   s.in_flight.clear();
@@ -456,6 +456,7 @@ bool SocketIoEndpoint::Send(core::SessionId sid, const core::Frame& frame) {
     if (!proto::DecodeBridgeFrame(*frame, &f)) return true;
     cached_ = std::move(f);
     cached_frame_ = frame;
+    cached_packet_.reset();
   }
   const proto::BridgeFrame& f = cached_;
   using Kind = proto::BridgeFrame::Kind;
@@ -471,8 +472,11 @@ bool SocketIoEndpoint::Send(core::SessionId sid, const core::Frame& frame) {
         Confirm(s, f.mid);  // its own message from another device: nothing to show
         return true;
       }
-      Emit(s, eio::SocketMessage(eio::kEvent, proto::EncodeSocketIoEvent("new_msg", eio::HtmlSpecialChars(f.text))),
-           f.mid);
+      if (!cached_packet_) {
+        cached_packet_ = core::MakeFrame(
+            eio::SocketMessage(eio::kEvent, proto::EncodeSocketIoEvent("new_msg", eio::HtmlSpecialChars(f.text))));
+      }
+      Emit(s, cached_packet_, f.mid);
       return true;
     case Kind::kOther:
       return true;
@@ -497,14 +501,14 @@ size_t SocketIoEndpoint::Queued(core::SessionId sid) const {
 
 // --- queueing and closing --------------------------------------------------------------------
 
-void SocketIoEndpoint::Emit(Session& s, std::string packet, int64_t mid) {
+void SocketIoEndpoint::Emit(Session& s, core::Frame packet, int64_t mid) {
   if (s.closing) return;
   if (s.ws != 0) {
     if (mid > s.ws_mid) s.ws_mid = mid;
-    ws_->Send(s.ws, core::MakeFrame(std::move(packet)));  // past outbound-limit it closes (4008)
+    ws_->Send(s.ws, packet);  // past outbound-limit it closes (4008)
     return;
   }
-  if (s.out_bytes + packet.size() > static_cast<size_t>(config_.outbound_limit)) {
+  if (s.out_bytes + packet->size() > static_cast<size_t>(config_.outbound_limit)) {
     LOG_WARN("socket.io session %llu: outbound queue over %lld bytes; closing", Id(s.core),
              static_cast<long long>(config_.outbound_limit));
     s.out.clear();
@@ -512,7 +516,7 @@ void SocketIoEndpoint::Emit(Session& s, std::string packet, int64_t mid) {
     CloseSession(s, false, 4008, "too slow");
     return;
   }
-  s.out_bytes += packet.size();
+  s.out_bytes += packet->size();
   s.out.push_back(Packet{std::move(packet), mid});
   if (s.poll_rid != 0) http_->Wake(s.poll_rid);
 }
@@ -521,7 +525,7 @@ void SocketIoEndpoint::FlushToWs(Session& s) {
   while (!s.out.empty()) {
     Packet p = std::move(s.out.front());
     s.out.pop_front();
-    s.out_bytes -= p.text.size();
+    s.out_bytes -= p.text->size();
     Emit(s, std::move(p.text), p.mid);
   }
 }

@@ -120,7 +120,7 @@ class SocketIoEndpoint final : public core::Outbox {
 
  private:
   struct Packet {
-    std::string text;  // an Engine.IO packet: type digit + data
+    core::Frame text;  // an Engine.IO packet: type digit + data (shared by a fan-out's recipients)
     int64_t mid = 0;   // the message it carries (acked once written), 0 = none
   };
   enum class Login { kNone, kPending, kDone };
@@ -164,7 +164,8 @@ class SocketIoEndpoint final : public core::Outbox {
   void Login(Session& s, const proto::SocketIoEvent& ev, bool has_ack, int64_t ack_id);
   void LoginAnswered(Session& s, const proto::BridgeFrame& f);
   // Queues an Engine.IO packet for the client.
-  void Emit(Session& s, std::string packet, int64_t mid = 0);
+  void Emit(Session& s, core::Frame packet, int64_t mid = 0);
+  void Emit(Session& s, std::string packet) { Emit(s, core::MakeFrame(std::move(packet))); }
   void EmitOnlineCount(Session& s, std::pair<size_t, size_t> counts);
   // Hands what waits in `out` to the WebSocket in use.
   void FlushToWs(Session& s);
@@ -192,9 +193,11 @@ class SocketIoEndpoint final : public core::Outbox {
   std::unordered_map<std::string, int> per_ip_;
   int64_t next_count_ms_ = 0;
   std::pair<size_t, size_t> online_last_{0, 0};  // web-msg-sender starts from 0 too
-  // The last frame decoded: a fan-out hands the same frame to every recipient.
+  // The last frame decoded and the new_msg made of it: a fan-out hands the same frame to every
+  // recipient, so each is decoded and encoded once.
   core::Frame cached_frame_;
   proto::BridgeFrame cached_;
+  core::Frame cached_packet_;
 };
 
 }  // namespace chatd::net

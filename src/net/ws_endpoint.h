@@ -77,7 +77,7 @@ class WsEndpoint final : public core::Outbox {
 
   const config::Config& config_;
   uint64_t next_id_ = 1;
-  // Writes the queue's frames one per message while the socket takes them.
+  // Writes the queue's frames, one WebSocket message each, in one raw write.
   int WriteEach(lws* wsi, uint64_t id, Conn& c);
 
   std::unordered_map<core::SessionId, Conn> conns_;
