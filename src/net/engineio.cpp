@@ -27,6 +27,13 @@ void AppendPayload(Revision rev, std::string_view packet, std::string* body) {
   body->append(packet);
 }
 
+void AppendBinaryPayload(std::string_view packet, std::string* body) {
+  body->push_back('\0');
+  for (char digit : std::to_string(packet.size())) body->push_back(static_cast<char>(digit - '0'));
+  body->push_back('\xff');
+  body->append(packet);
+}
+
 std::string EncodePayload(Revision rev, const std::vector<std::string>& packets) {
   std::string body;
   for (const auto& p : packets) AppendPayload(rev, p, &body);

@@ -7,7 +7,11 @@
 //   Polling payload (several packets in one HTTP body):
 //     revision 3 (socket.io 1.x/2.x): each packet as <length>:<packet>, the length counted in
 //       UTF-16 code units (JavaScript's String.length), e.g. `2:40`;
-//     revision 4 (socket.io 3.x/4.x): packets joined with the record separator 0x1e.
+//     revision 4 (socket.io 3.x/4.x): packets joined with the record separator 0x1e;
+//     revision 3's binary form (application/octet-stream), which 1.x clients in browsers that
+//     can take binary (every current one) require of a GET's answer when they did not ask for
+//     b64=1: per packet a 0 byte (a string packet), its length in UTF-8 bytes as one byte per
+//     decimal digit, a 255 byte, then the packet's bytes. 2.x clients read it too.
 //   Socket.IO packet (inside an Engine.IO message):
 //     <type>[<attachments>-][<namespace>,][<ack id>][<JSON data>], types 0 CONNECT,
 //     1 DISCONNECT, 2 EVENT, 3 ACK, 4 CONNECT_ERROR, 5 BINARY_EVENT, 6 BINARY_ACK; the namespace
@@ -50,6 +54,7 @@ size_t Utf16Length(std::string_view utf8);
 // Packets (each its type digit and data) as one polling body.
 std::string EncodePayload(Revision rev, const std::vector<std::string>& packets);
 void AppendPayload(Revision rev, std::string_view packet, std::string* body);
+void AppendBinaryPayload(std::string_view packet, std::string* body);
 // A polling body's packets. False when it is malformed (a bad length, a length past the end,
 // an empty packet); `max_packets` bounds how many one body may hold.
 bool DecodePayload(Revision rev, std::string_view body, std::vector<std::string>* packets, size_t max_packets = 1000);

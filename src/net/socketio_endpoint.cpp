@@ -141,19 +141,34 @@ void SocketIoEndpoint::OnPoll(uint64_t rid, PollRequest req) {
 PollAnswer SocketIoEndpoint::Handshake(const PollRequest& req, eio::Revision rev) {
   std::string origin = req.origin;
   if (shutting_down_) return Error(503, kBadRequest, "the server is shutting down", origin);
-  Session* s = Create(rev, req.peer, origin, req.cookie_token, 0);
+  bool b64 = false;
+  Query(req.query, "b64", &b64);
+  Session* s = Create(rev, req.peer, origin, req.cookie_token, 0, rev == eio::Revision::k3 && !b64);
   if (!s) return Error(403, kForbidden, "too many sessions from this address (max-connections-per-ip)", origin);
   // The open packet (and, for socket.io 2.x, the namespace's CONNECT) answer the handshake.
-  std::string body;
-  for (const auto& p : s->out) eio::AppendPayload(rev, *p.text, &body);
+  std::vector<std::string_view> packets;
+  for (const auto& p : s->out) packets.push_back(*p.text);
+  PollAnswer a = PollBody(*s, packets);
   s->out.clear();
   s->out_bytes = 0;
-  return PollAnswer{200, kText, std::move(body), CorsHeaders(origin)};
+  return a;
+}
+
+PollAnswer SocketIoEndpoint::PollBody(const Session& s, const std::vector<std::string_view>& packets) const {
+  PollAnswer a{200, s.binary_polls ? "application/octet-stream" : kText, "", CorsHeaders(s.origin)};
+  for (std::string_view p : packets) {
+    if (s.binary_polls) {
+      eio::AppendBinaryPayload(p, &a.body);
+    } else {
+      eio::AppendPayload(s.rev, p, &a.body);
+    }
+  }
+  return a;
 }
 
 SocketIoEndpoint::Session* SocketIoEndpoint::Create(eio::Revision rev, const std::string& peer,
                                                     const std::string& origin, const std::string& cookie,
-                                                    uint64_t ws) {
+                                                    uint64_t ws, bool binary_polls) {
   if (config_.max_connections_per_ip > 0 && per_ip_[peer] >= config_.max_connections_per_ip) {
     LOG_WARN("socket.io: refusing a session from %s: %d open already (max-connections-per-ip)", peer.c_str(),
              per_ip_[peer]);
@@ -164,6 +179,7 @@ SocketIoEndpoint::Session* SocketIoEndpoint::Create(eio::Revision rev, const std
   s.sid = auth::NewToken().substr(0, 20);
   s.core = kSessionBit | next_core_++;
   s.rev = rev;
+  s.binary_polls = binary_polls;
   s.peer = peer;
   s.origin = origin;
   s.ws = ws;
@@ -195,18 +211,19 @@ PollAnswer SocketIoEndpoint::TakePoll(uint64_t rid) {
   auto it = by_rid_.find(rid);
   if (it == by_rid_.end()) return Error(400, kUnknownSid, "Session ID unknown", "");
   Session& s = *it->second;
-  std::string body;
+  std::vector<std::string_view> packets;
   size_t bytes = 0;
   while (!s.out.empty() && (bytes == 0 || bytes + s.out.front().text->size() <= kMaxPollAnswer)) {
     bytes += s.out.front().text->size();
-    eio::AppendPayload(s.rev, *s.out.front().text, &body);
     s.out_bytes -= s.out.front().text->size();
     s.in_flight.push_back(std::move(s.out.front()));
     s.out.pop_front();
   }
+  for (const auto& p : s.in_flight) packets.push_back(*p.text);
   // Nothing to say (an upgrade is under way, or a poll held too long): a noop frees the GET.
-  if (body.empty()) eio::AppendPayload(s.rev, std::string(1, eio::kNoop), &body);
-  return PollAnswer{200, kText, std::move(body), CorsHeaders(s.origin)};
+  static const std::string kNoopPacket(1, eio::kNoop);
+  if (packets.empty()) packets.push_back(kNoopPacket);
+  return PollBody(s, packets);
 }
 
 void SocketIoEndpoint::PollWritten(uint64_t rid) {
@@ -571,9 +588,8 @@ void SocketIoEndpoint::Destroy(Session& s) {
   core::SessionId core = s.core;
   if (s.poll_rid != 0) {
     by_rid_.erase(s.poll_rid);
-    std::string body;
-    eio::AppendPayload(s.rev, std::string(1, eio::kClose), &body);
-    http_->Answer(s.poll_rid, PollAnswer{200, kText, std::move(body), CorsHeaders(s.origin)});
+    static const std::string kClosePacket(1, eio::kClose);
+    http_->Answer(s.poll_rid, PollBody(s, {kClosePacket}));
   }
   for (uint64_t conn : {s.ws, s.probe}) {
     if (conn == 0) continue;

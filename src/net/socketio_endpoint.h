@@ -128,6 +128,7 @@ class SocketIoEndpoint final : public core::Outbox {
     std::string sid;  // Engine.IO's session id (the secret a polling client presents)
     core::SessionId core = 0;
     eio::Revision rev = eio::Revision::k4;
+    bool binary_polls = false;  // revision 3 without b64=1: GETs are answered in the binary form
     std::string peer, origin;
     bool connected = false;  // socket.io's namespace "/" is connected
     Login login = Login::kNone;
@@ -156,7 +157,9 @@ class SocketIoEndpoint final : public core::Outbox {
 
   // Handshakes (a polling GET or a WebSocket without sid).
   Session* Create(eio::Revision rev, const std::string& peer, const std::string& origin, const std::string& cookie,
-                  uint64_t ws);
+                  uint64_t ws, bool binary_polls = false);
+  // A GET's answer holding `packets` in the session's payload form.
+  PollAnswer PollBody(const Session& s, const std::vector<std::string_view>& packets) const;
   PollAnswer Handshake(const PollRequest& req, eio::Revision rev);
   // One Engine.IO packet from the client; false if it ended the session.
   bool OnPacket(Session& s, std::string_view packet);

@@ -17,6 +17,10 @@ TEST_CASE("engineio: revision 3 payloads count UTF-16 code units, revision 4 joi
   CHECK(EncodePayload(Revision::k3, {"4\xf0\x9f\x98\x80"}) == "3:4\xf0\x9f\x98\x80");
   CHECK(EncodePayload(Revision::k4, {"0{}", "40", "2"}) == "0{}\x1e" "40\x1e" "2");
   CHECK(EncodePayload(Revision::k4, {"6"}) == "6");
+  std::string bin;
+  AppendBinaryPayload("40", &bin);
+  AppendBinaryPayload("42[\"new_msg\",\"\xe4\xbd\xa0\"]", &bin);  // 19 bytes, 17 UTF-16 units
+  CHECK(bin == std::string("\0\x02\xff" "40" "\0\x01\x09\xff", 9) + "42[\"new_msg\",\"\xe4\xbd\xa0\"]");
 }
 
 TEST_CASE("engineio: payloads decode into their packets and malformed ones are refused") {

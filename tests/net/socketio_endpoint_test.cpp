@@ -92,14 +92,17 @@ struct Harness {
 
   // The handshake; returns the sid.
   std::string Open(int eio) {
-    net::PollAnswer a = Now(Request("GET", "EIO=" + std::to_string(eio) + "&transport=polling"));
+    net::PollAnswer a = Now(Request("GET", "EIO=" + std::to_string(eio) + "&transport=polling" + (eio == 3 ? "&b64=1" : "")));
     REQUIRE(a.status == 200);
     size_t at = a.body.find("\"sid\":\"");
     REQUIRE(at != std::string::npos);
     return a.body.substr(at + 7, 20);
   }
 
-  std::string Q(int eio, const std::string& sid) { return "EIO=" + std::to_string(eio) + "&transport=polling&sid=" + sid; }
+  // Revision 3 sessions here ask for b64=1 (text answers); the binary form has its own case.
+  std::string Q(int eio, const std::string& sid) {
+    return "EIO=" + std::to_string(eio) + "&transport=polling&sid=" + sid + (eio == 3 ? "&b64=1" : "");
+  }
 
   void Post(int eio, const std::string& sid, const std::string& body) {
     net::PollAnswer a = Now(Request("POST", Q(eio, sid), body));
@@ -217,13 +220,26 @@ TEST_CASE("socketio endpoint: a bare uid is refused unless socketio-trust-uid is
   CHECK(on.Take(on.Get(3, sid)) == "1:3");
 }
 
-TEST_CASE("socketio endpoint: revision 3's handshake carries the namespace connect") {
+TEST_CASE("socketio endpoint: revision 3's handshake carries the namespace connect, in text or binary form") {
   Harness h;
-  net::PollAnswer a = h.Now(h.Request("GET", "EIO=3&transport=polling&t=N1"));
+  net::PollAnswer a = h.Now(h.Request("GET", "EIO=3&transport=polling&t=N1&b64=1"));
   CHECK(a.status == 200);
+  CHECK(a.content_type == "text/plain; charset=UTF-8");
   CHECK(a.body.find(":0{\"sid\":\"") != std::string::npos);
   CHECK(a.body.find("\"pingInterval\":25000,\"pingTimeout\":20000}2:40") != std::string::npos);
   CHECK(a.body.find("maxPayload") == std::string::npos);
+  // Without b64=1 (what a 1.x client in a browser asks): the binary form.
+  a = h.Now(h.Request("GET", "EIO=3&transport=polling&t=N2"));
+  CHECK(a.content_type == "application/octet-stream");
+  REQUIRE(a.body.size() > 8);
+  CHECK(a.body[0] == '\0');
+  size_t ff = a.body.find('\xff');
+  REQUIRE(ff != std::string::npos);
+  std::string digits;
+  for (size_t i = 1; i < ff; ++i) digits.push_back(static_cast<char>('0' + a.body[i]));
+  size_t open_len = std::stoul(digits);
+  CHECK(a.body.substr(ff + 1, 8) == "0{\"sid\":");
+  CHECK(a.body.substr(ff + 1 + open_len) == std::string("\0\x02\xff" "40", 5));
 }
 
 TEST_CASE("socketio endpoint: a session never picked up is freed after interval plus timeout") {
