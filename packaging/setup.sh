@@ -8,7 +8,8 @@
 #                             again under AddressSanitizer + UndefinedBehaviorSanitizer
 #
 # Dependencies come from Debian's packages only (apt-get); the page's browser test also uses
-# npm's registry for playwright-core, which drives Debian's chromium.
+# npm's registry for playwright-core, which drives Debian's chromium, and for the socket.io
+# clients (2.x and 4.x) the socket.io endpoint is tested with.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,9 +56,11 @@ case "$mode" in
     ;;
   test)
     install_packages "${build_deps[@]}" "${test_deps[@]}"
-    if [ -f tests/browser/package.json ]; then
-      (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-    fi
+    for dir in tests/browser tests/socketio; do
+      if [ -f "$dir/package.json" ]; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      fi
+    done
     start=$(date +%s)
     configure_and_build build -DCHATD_WERROR=ON
     echo "setup: build took $(( $(date +%s) - start ))s"
