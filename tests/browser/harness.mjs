@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const bin = process.env.CHATD_BIN || join(here, '../../build/chatd');
@@ -77,7 +76,10 @@ export class Server {
   }
 }
 
-export function launch() {
+// playwright-core is loaded here, not at the top, so that the socket.io tests (tests/socketio)
+// can share the Server class without installing the browser tests' packages.
+export async function launch() {
+  const { chromium } = await import('playwright-core');
   return chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
