@@ -117,7 +117,7 @@ void SocketIoEndpoint::OnPoll(uint64_t rid, PollRequest req) {
     s->poll_rid = rid;
     s->poll_since_ms = s->last_seen_ms;
     by_rid_[rid] = s;
-    if (!s->out.empty() || s->probe != 0) http_->Wake(rid);
+    if (!s->out.empty() || s->probe != 0 || s->closing) http_->Wake(rid);
     return;
   }
   // POST: the client's packets.
@@ -220,8 +220,13 @@ PollAnswer SocketIoEndpoint::TakePoll(uint64_t rid) {
     s.out.pop_front();
   }
   for (const auto& p : s.in_flight) packets.push_back(*p.text);
-  // Nothing to say (an upgrade is under way, or a poll held too long): a noop frees the GET.
-  static const std::string kNoopPacket(1, eio::kNoop);
+  // Nothing left to say: the close packet of a closing session, alone; otherwise (an upgrade
+  // is under way, or a poll held too long) a noop frees the GET.
+  static const std::string kNoopPacket(1, eio::kNoop), kClosePacket(1, eio::kClose);
+  if (packets.empty() && s.closing && s.probe == 0) {
+    packets.push_back(kClosePacket);
+    s.close_sent = true;
+  }
   if (packets.empty()) packets.push_back(kNoopPacket);
   return PollBody(s, packets);
 }
@@ -236,8 +241,8 @@ void SocketIoEndpoint::PollWritten(uint64_t rid) {
   for (const auto& p : s.in_flight) mid = std::max(mid, p.mid);
   s.in_flight.clear();
   Confirm(s, mid);
-  if (s.closing && s.out.empty()) return Destroy(s);
-  if (s.out.empty()) service_->OnDrained(s.core);
+  if (s.close_sent) return Destroy(s);
+  if (s.out.empty() && !s.closing) service_->OnDrained(s.core);
 }
 
 void SocketIoEndpoint::PollGone(uint64_t rid) {
@@ -252,6 +257,7 @@ void SocketIoEndpoint::PollGone(uint64_t rid) {
     s.out.push_front(std::move(*p));
   }
   s.in_flight.clear();
+  s.close_sent = false;  // it goes out again too
 }
 
 // --- WebSocket ----------------------------------------------------------------------------
@@ -297,6 +303,7 @@ void SocketIoEndpoint::OnWsMessage(uint64_t conn, std::string_view message) {
       LOG_DEBUG("socket.io session %llu: upgraded to websocket", Id(s.core));
       if (s.poll_rid != 0) http_->Wake(s.poll_rid);
       FlushToWs(s);
+      if (s.closing) ws_->Close(conn, s.close_code, s.close_reason);  // it was closing on polling
     }
     return;
   }
@@ -519,7 +526,10 @@ size_t SocketIoEndpoint::Queued(core::SessionId sid) const {
 // --- queueing and closing --------------------------------------------------------------------
 
 void SocketIoEndpoint::Emit(Session& s, core::Frame packet, int64_t mid) {
-  if (s.closing) return;
+  if (!s.closing) Transmit(s, std::move(packet), mid);
+}
+
+void SocketIoEndpoint::Transmit(Session& s, core::Frame packet, int64_t mid) {
   if (s.ws != 0) {
     if (mid > s.ws_mid) s.ws_mid = mid;
     ws_->Send(s.ws, packet);  // past outbound-limit it closes (4008)
@@ -531,6 +541,7 @@ void SocketIoEndpoint::Emit(Session& s, core::Frame packet, int64_t mid) {
     s.out.clear();
     s.out_bytes = 0;
     CloseSession(s, false, 4008, "too slow");
+    if (s.poll_rid != 0) http_->Wake(s.poll_rid);
     return;
   }
   s.out_bytes += packet->size();
@@ -543,7 +554,7 @@ void SocketIoEndpoint::FlushToWs(Session& s) {
     Packet p = std::move(s.out.front());
     s.out.pop_front();
     s.out_bytes -= p.text->size();
-    Emit(s, std::move(p.text), p.mid);
+    Transmit(s, std::move(p.text), p.mid);
   }
 }
 
@@ -574,14 +585,16 @@ void SocketIoEndpoint::CloseSession(Session& s, bool disconnect, int ws_code, st
   if (disconnect && s.connected) Emit(s, eio::SocketMessage(eio::kDisconnect, ""));
   LOG_INFO("socket.io session %llu: closing (%d %.*s)", Id(s.core), ws_code, static_cast<int>(reason.size()),
            reason.data());
+  s.closing = true;
+  s.close_code = ws_code;
+  s.close_reason.assign(reason.substr(0, 100));
   if (s.ws != 0) {
-    s.closing = true;
     ws_->Close(s.ws, ws_code, reason);  // after what is queued; then OnWsClosed frees it
     return;
   }
-  Emit(s, std::string(1, eio::kClose));
-  s.closing = true;
+  // Polling: the next polls take what is queued, then the close packet (TakePoll).
   s.closing_deadline_ms = clock_->MonoMs() + kCloseGraceMs;
+  if (s.poll_rid != 0) http_->Wake(s.poll_rid);
 }
 
 void SocketIoEndpoint::Destroy(Session& s) {

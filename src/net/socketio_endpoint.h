@@ -150,7 +150,13 @@ class SocketIoEndpoint final : public core::Outbox {
     // Heartbeats and closing.
     int64_t last_seen_ms = 0;
     int64_t next_ping_ms = 0;
-    bool closing = false;  // the last packets are queued: free it once they are written
+    // Closing: nothing new is queued; what is queued goes out first, then (polling) the close
+    // packet in an answer of its own, or (WebSocket) the close. 4.x clients act on a close
+    // packet at once and would drop what came with it.
+    bool closing = false;
+    bool close_sent = false;  // polling: the close packet went out
+    int close_code = 0;       // for a WebSocket the session moves to while closing
+    std::string close_reason;
     int64_t closing_deadline_ms = 0;
     std::pair<size_t, size_t> online_sent{SIZE_MAX, SIZE_MAX};  // counts last emitted
   };
@@ -166,8 +172,10 @@ class SocketIoEndpoint final : public core::Outbox {
   bool OnSocketPacket(Session& s, std::string_view text);
   void Login(Session& s, const proto::SocketIoEvent& ev, bool has_ack, int64_t ack_id);
   void LoginAnswered(Session& s, const proto::BridgeFrame& f);
-  // Queues an Engine.IO packet for the client.
+  // Queues an Engine.IO packet for the client (not once it is closing).
   void Emit(Session& s, core::Frame packet, int64_t mid = 0);
+  // Hands a packet to the transport in use: the WebSocket, or the queue for the next poll.
+  void Transmit(Session& s, core::Frame packet, int64_t mid);
   void Emit(Session& s, std::string packet) { Emit(s, core::MakeFrame(std::move(packet))); }
   void EmitOnlineCount(Session& s, std::pair<size_t, size_t> counts);
   // Hands what waits in `out` to the WebSocket in use.
