@@ -26,6 +26,10 @@ constexpr const char* kPoolUsage =
     "SELECT count(*), coalesce(sum(length(CAST(m.text AS BLOB))), 0) FROM deliveries d "
     "JOIN messages m ON m.mid = d.mid "
     "WHERE d.user_id = ?1 AND d.mid > (SELECT acked_upto FROM users WHERE id = ?1)";
+// What an ack from `acked` to `upto` takes out of the pool (rows a read marker delivered too).
+constexpr const char* kAckedUse =
+    "SELECT count(*), coalesce(sum(length(CAST(m.text AS BLOB))), 0) FROM deliveries d "
+    "JOIN messages m ON m.mid = d.mid WHERE d.user_id = ?1 AND d.mid > ?2 AND d.mid <= ?3";
 constexpr const char* kMarks = "SELECT acked_upto, joined_mid FROM users WHERE id = ?1";
 // Marks an ack's rows delivered, saying which it marked and their senders (a notification's is
 // 0): the senders' "delivered" receipts come out of the one pass over the rows.
@@ -91,6 +95,7 @@ Status MessageStore::Prepare() {
                           {&insert_message_, kInsertMessage},
                           {&insert_delivery_, kInsertDelivery},
                           {&pool_usage_, kPoolUsage},
+                          {&acked_use_, kAckedUse},
                           {&marks_, kMarks},
                           {&mark_delivered_, kMarkDelivered},
                           {&set_acked_, kSetAcked},
@@ -263,7 +268,17 @@ Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std:
     st->Bind(1, user).Bind(2, upto);
     if (!(s = st->Run()).ok()) return errors_->Record(s);
   }
-  pool_use_.erase(user);  // recounted on the next send to this user
+  if (auto use = pool_use_.find(user); use != pool_use_.end()) {
+    // The rows the ack covered leave the count: as many as the ack touched, not the whole pool.
+    StmtScope st(acked_use_.get());
+    st->Bind(1, user).Bind(2, acked).Bind(3, upto);
+    if (!st->Step(&s)) {
+      pool_use_.erase(use);  // recounted on the next send to this user
+      return s.ok() ? Status::Ok() : errors_->Record(s);
+    }
+    use->second.count = std::max<int64_t>(0, use->second.count - st->Int(0));
+    use->second.bytes = std::max<int64_t>(0, use->second.bytes - st->Int(1));
+  }
   return Status::Ok();
 }
 

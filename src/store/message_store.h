@@ -106,11 +106,13 @@ class MessageStore {
   struct PoolUse {
     int64_t count = 0, bytes = 0;
   };
-  std::unordered_map<UserId, PoolUse> pool_use_;  // undelivered rows per recipient, dropped by Reload()
+  // Undelivered rows per recipient, counted once from the pool on the first send to them, then
+  // kept by each send and ack (O(1) per send); dropped by Reload() (a rolled-back batch).
+  std::unordered_map<UserId, PoolUse> pool_use_;
   std::set<ConvId> touched_convs_;                // written since the last TrimHistory()
   std::set<UserId> touched_users_;
 
-  std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, marks_, mark_delivered_,
+  std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, acked_use_, marks_, mark_delivered_,
       set_acked_, older_in_conv_, insert_notification_, insert_notice_, recipients_of_, message_info_,
       older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_;
 };
