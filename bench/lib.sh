@@ -181,7 +181,8 @@ stop_server() {
 run_bounded() {
   local out="$1" limit="$2"
   shift 2
-  (pin "$CLIENT_CPU" timeout -k 5 "$limit" "$@") >"$out" &
+  # stderr (the generator's progress, a line per ramp step) is shown and kept in OUT.err.
+  (pin "$CLIENT_CPU" timeout -k 5 "$limit" "$@") >"$out" 2> >(tee "$out.err" >&2) &
   local pid=$!
   STARTED_PIDS+=("$pid")
   local rc=0
@@ -232,6 +233,11 @@ save() {
   if [ "$SERVER_FAILURES" != 0 ]; then line+=" server_failures=$SERVER_FAILURES"; fi
   SERVER_FAILURES=0
   printf '%s\n' "$line" >"$RESULTS/$1.$2"
+  # The ramp's steps of the last run, for the charts (report.js svg).
+  if [ -f "$WORK/gen.out.err" ]; then
+    grep -E '^[a-z]+ [^ ]+ step [0-9]+:' "$WORK/gen.out.err" >"$RESULTS/$1.$2.steps" || true
+    rm -f "$WORK/gen.out.err"
+  fi
 }
 
 # summary NAME: the one line for the scenario, chatd and peer side by side with the ratio.

@@ -277,12 +277,82 @@ function table(dir) {
   return out.join('\n') + '\n';
 }
 
-const [cmd, dir, name] = process.argv.slice(2);
+// --- Charts: a ramp's steps (RESULTS/NAME.TARGET.steps, kept by lib.sh's save) as rate
+// against p99, chatd and the peer on one SVG. Pairs steps give msgs/s and send->ok p99; fan-out
+// steps give deliveries/s and deliver p99. A filled dot is a step that passed, a ring one that
+// failed (too slow, or too little arrived).
+function readSteps(dir, name, target) {
+  const file = path.join(dir, `${name}.${target}.steps`);
+  if (!fs.existsSync(file)) return [];
+  const points = [];
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = line.match(/-> ([0-9.]+)(?:\/s| deliveries\/s),? (?:ok|deliver) p50 ([0-9.]+) p99 ([0-9.]+)/);
+    if (m) points.push({ x: Number(m[1]), y: Number(m[3]), pass: !/FAIL\s*$/.test(line) });
+  }
+  return points.sort((a, b) => a.x - b.x);
+}
+
+function esc(t) {
+  return String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function svgChart(dir, name) {
+  const series = [
+    { target: 'chatd', color: '#1f6feb', dash: '' },
+    { target: 'peer', color: '#d9480f', dash: '6 4' },
+  ].map((s) => ({ ...s, points: readSteps(dir, name, s.target) })).filter((s) => s.points.length);
+  const W = 700, H = 420, L = 70, R = 45, T = 80, B = 50;
+  const all = series.flatMap((s) => s.points);
+  if (!all.length) return null;
+  const xMax = Math.max(...all.map((p) => p.x)) * 1.05;
+  const yMin = Math.max(0.05, Math.min(...all.map((p) => p.y)) / 1.5), yMax = Math.max(...all.map((p) => p.y)) * 1.5;
+  const lx = (x) => L + (x / xMax) * (W - L - R);
+  const ly = (y) => T + (1 - (Math.log10(y) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (H - T - B);
+  const fanout = name.startsWith('fanout');
+  const out = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(`<text x="${L}" y="22" font-size="14" font-weight="bold">${esc(FIGURES[name] ? FIGURES[name].title : name)}</text>`);
+  for (let e = Math.ceil(Math.log10(yMin)); e <= Math.floor(Math.log10(yMax)); e++) {
+    const v = 10 ** e, y = ly(v);
+    out.push(`<line x1="${L}" y1="${y}" x2="${W - R}" y2="${y}" stroke="#ddd"/>`);
+    out.push(`<text x="${L - 6}" y="${y + 4}" text-anchor="end">${v >= 1 ? v : v.toFixed(1)}</text>`);
+  }
+  for (let i = 0; i <= 5; i++) {
+    const v = (xMax / 5) * i, x = lx(v);
+    out.push(`<line x1="${x}" y1="${T}" x2="${x}" y2="${H - B}" stroke="#eee"/>`);
+    out.push(`<text x="${x}" y="${H - B + 16}" text-anchor="middle">${Math.round(v).toLocaleString('en-US')}</text>`);
+  }
+  out.push(`<text x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">${fanout ? 'deliveries/s' : 'messages/s'}</text>`);
+  out.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">p99 ${fanout ? 'send→delivery' : 'send→ok'}, ms (log)</text>`);
+  series.forEach((s, i) => {
+    const pts = s.points.map((p) => `${lx(p.x).toFixed(1)},${ly(p.y).toFixed(1)}`).join(' ');
+    out.push(`<polyline points="${pts}" fill="none" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
+    for (const p of s.points) {
+      out.push(`<circle cx="${lx(p.x).toFixed(1)}" cy="${ly(p.y).toFixed(1)}" r="4" stroke="${s.color}" stroke-width="2" fill="${p.pass ? s.color : '#fff'}"/>`);
+    }
+    const label = s.target === 'chatd' ? 'chatd' : 'reference peer (Node ws relay, stores nothing)';
+    out.push(`<line x1="${L}" y1="${36 + i * 16}" x2="${L + 25}" y2="${36 + i * 16}" stroke="${s.color}" stroke-width="2" stroke-dasharray="${s.dash}"/>`);
+    out.push(`<text x="${L + 30}" y="${40 + i * 16}">${esc(label)}</text>`);
+  });
+  out.push(`<text x="${L + 330}" y="40" fill="#555">filled dot: the step passed; ring: it failed</text>`);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+const [cmd, dir, name, file] = process.argv.slice(2);
 if (cmd === 'line' && dir && name) {
   process.stdout.write(oneLine(dir, name) + '\n');
 } else if (cmd === 'table' && dir) {
   process.stdout.write(table(dir));
+} else if (cmd === 'svg' && dir && name && file) {
+  const svg = svgChart(dir, name);
+  if (!svg) {
+    process.stderr.write(`report.js: no steps for ${name} in ${dir}\n`);
+    process.exit(1);
+  }
+  fs.writeFileSync(file, svg);
 } else {
-  process.stderr.write('usage: node report.js line RESULTS NAME | node report.js table RESULTS\n');
+  process.stderr.write('usage: node report.js line RESULTS NAME | table RESULTS | svg RESULTS NAME OUT.svg\n');
   process.exit(1);
 }
