@@ -137,6 +137,17 @@ const FIGURES = {
       ['failures', 'failures (must be 0)', 'down'],
     ],
   },
+  'closed-loop-100': {
+    title: '(j) 1:1 closed loop, 100 pairs: one send in flight per connection, ok after durable',
+    rows: [
+      ['msgs_per_s', 'messages/s', 'up'],
+      ['ok_p50_ms', '... send->ok p50, ms', 'down'],
+      ['ok_p99_ms', '... send->ok p99, ms', 'down'],
+      ['ok_p999_ms', '... send->ok p99.9, ms', 'down'],
+      ['server_cpu_pct', '... server CPU, % of a core', ''],
+      ['failures', 'failures (must be 0)', 'down'],
+    ],
+  },
   socketio: {
     title: '(i) web-msg-sender pages: chatd over /socket.io/ ("chatd" column) beside chatd over /ws ("peer" column), ' +
       '1,000 users, 8 HTTP connections publishing',
@@ -156,8 +167,9 @@ const FIGURES = {
     ],
   },
 };
+FIGURES['closed-loop-1000'] = { ...FIGURES['closed-loop-100'], title: FIGURES['closed-loop-100'].title.replace('100 pairs', '1,000 pairs') };
 const ORDER = ['idle-10000', 'idle-19500', 'one-to-one', 'fanout', 'latency', 'offline', 'coldstart', 'presence',
-  'publish', 'socketio'];
+  'publish', 'socketio', 'closed-loop-100', 'closed-loop-1000'];
 
 // The two result files a scenario compares: chatd and the peer, or its own pair.
 function targetsOf(name) {
