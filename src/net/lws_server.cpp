@@ -83,6 +83,11 @@ void EmitLws(int level, const char* line) {
   if (util::LogEnabled(mapped)) util::Log(mapped, "lws: %s", line);
 }
 
+// The lws log levels chatd's own level asks for.
+int LwsLogLevels() {
+  return util::GetLogLevel() >= util::LogLevel::kDebug ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO : LLL_ERR | LLL_WARN;
+}
+
 constexpr int64_t kTickUs = 250 * 1000;
 constexpr int64_t kDrainStorageMs = 3000;  // wait this long for in-flight storage work
 constexpr int64_t kShutdownMs = 5000;      // then this long in all for connections to close
@@ -110,8 +115,7 @@ LwsServer::~LwsServer() {
 }
 
 Status LwsServer::Start() {
-  int lws_levels = LLL_ERR | LLL_WARN;
-  if (util::GetLogLevel() >= util::LogLevel::kDebug) lws_levels |= LLL_NOTICE | LLL_INFO;
+  int lws_levels = LwsLogLevels();
   lws_set_log_level(lws_levels, EmitLws);
 
   static lws_retry_bo_t retry{};
@@ -183,11 +187,9 @@ Status LwsServer::AddVhost(const char* name, const std::string& host, int port, 
   vi.timeout_secs = 20;
   vi.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND | LWS_SERVER_OPTION_VALIDATE_UTF8;
   if (host.find(':') == std::string::npos) vi.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-  int levels = LLL_ERR | LLL_WARN;
-  if (util::GetLogLevel() >= util::LogLevel::kDebug) levels |= LLL_NOTICE | LLL_INFO;
   lws_set_log_level(0, EmitLws);
   *vhost = lws_create_vhost(context_, &vi);
-  lws_set_log_level(levels, EmitLws);
+  lws_set_log_level(LwsLogLevels(), EmitLws);
   if (!*vhost) return Status::Internal("cannot listen on " + setting + " (address in use or not available)");
   *bound_port = lws_get_vhost_listen_port(*vhost);
   return Status::Ok();

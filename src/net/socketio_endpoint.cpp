@@ -231,12 +231,19 @@ PollAnswer SocketIoEndpoint::TakePoll(uint64_t rid) {
   return PollBody(s, packets);
 }
 
-void SocketIoEndpoint::PollWritten(uint64_t rid) {
+SocketIoEndpoint::Session* SocketIoEndpoint::EndPoll(uint64_t rid) {
   auto it = by_rid_.find(rid);
-  if (it == by_rid_.end()) return;
-  Session& s = *it->second;
+  if (it == by_rid_.end()) return nullptr;
+  Session* s = it->second;
   by_rid_.erase(it);
-  s.poll_rid = 0;
+  s->poll_rid = 0;
+  return s;
+}
+
+void SocketIoEndpoint::PollWritten(uint64_t rid) {
+  Session* ended = EndPoll(rid);
+  if (!ended) return;
+  Session& s = *ended;
   int64_t mid = 0;
   for (const auto& p : s.in_flight) mid = std::max(mid, p.mid);
   s.in_flight.clear();
@@ -246,11 +253,9 @@ void SocketIoEndpoint::PollWritten(uint64_t rid) {
 }
 
 void SocketIoEndpoint::PollGone(uint64_t rid) {
-  auto it = by_rid_.find(rid);
-  if (it == by_rid_.end()) return;
-  Session& s = *it->second;
-  by_rid_.erase(it);
-  s.poll_rid = 0;
+  Session* ended = EndPoll(rid);
+  if (!ended) return;
+  Session& s = *ended;
   // The answer may not have arrived: it goes out again with the next poll (at least once).
   for (auto p = s.in_flight.rbegin(); p != s.in_flight.rend(); ++p) {
     s.out_bytes += p->text->size();
@@ -665,9 +670,8 @@ void SocketIoEndpoint::CloseAll() {
   std::vector<Session*> all;
   for (auto& [sid, owned] : sessions_) all.push_back(owned.get());
   for (Session* s : all) {
-    if (s->ws != 0) {
-      CloseSession(*s, false, 1001, "server shutting down");
-    } else if (s->poll_rid != 0) {
+    // A WebSocket or a waiting poll carries the close; a polling session with neither just ends.
+    if (s->ws != 0 || s->poll_rid != 0) {
       CloseSession(*s, false, 1001, "server shutting down");
     } else {
       Destroy(*s);

@@ -183,6 +183,8 @@ class SocketIoEndpoint final : public core::Outbox {
   void Confirm(Session& s, int64_t mid);
   // Ends the session after what is queued: socket.io's disconnect first when `disconnect`.
   void CloseSession(Session& s, bool disconnect, int ws_code, std::string_view reason);
+  // The session whose GET `rid` was (it waits no more), or null.
+  Session* EndPoll(uint64_t rid);
   // Frees it now (the core hears OnClose).
   void Destroy(Session& s);
   Session* BySid(std::string_view sid);

@@ -8,7 +8,27 @@
 namespace chatd::net {
 
 namespace {
+
 unsigned long long Id(core::SessionId sid) { return static_cast<unsigned long long>(sid); }
+
+// The header of an unmasked final text frame of `n` bytes (RFC 6455 5.2), at `p`; returns
+// the end of it.
+constexpr size_t kMaxFrameHeader = 10;
+unsigned char* PutFrameHeader(unsigned char* p, size_t n) {
+  *p++ = 0x81;  // FIN, text
+  if (n < 126) {
+    *p++ = static_cast<unsigned char>(n);
+  } else if (n < 65536) {
+    *p++ = 126;
+    *p++ = static_cast<unsigned char>(n >> 8);
+    *p++ = static_cast<unsigned char>(n);
+  } else {
+    *p++ = 127;
+    for (int shift = 56; shift >= 0; shift -= 8) *p++ = static_cast<unsigned char>(uint64_t{n} >> shift);
+  }
+  return p;
+}
+
 }  // namespace
 
 core::SessionId WsEndpoint::Open(lws* wsi, SessionPss* pss, core::OpenInfo* info, bool* origin_ok,
@@ -58,33 +78,39 @@ int WsEndpoint::Writeable(lws* wsi, SessionPss* pss, bool* drained) {
   auto it = conns_.find(pss->id);
   if (it == conns_.end()) return -1;
   Conn& c = it->second;
-  if (c.one_per_message && c.head < c.queue.size()) {
-    if (WriteEach(wsi, pss->id, c) < 0) return -1;
-    *drained = c.queue.empty() && c.close_code == 0;
-    return 0;
-  }
   if (c.head < c.queue.size()) {
-    // Pack everything queued (up to a bound) into one message, one lws_write.
+    // Everything queued (up to a bound) goes out in one lws_write. On /ws the frames are packed
+    // into one message, newline-separated. A socket.io transport needs each frame to be its
+    // own message (Engine.IO: one packet per message), and one send() per packet would cost a
+    // system call each: the complete WebSocket frames are built here (server frames are not
+    // masked) and written raw.
     size_t total = 0, end = c.head;
     while (end < c.queue.size()) {
-      size_t add = c.queue[end]->size() + (end > c.head ? 1 : 0);
+      size_t add = c.queue[end]->size() + (c.one_per_message ? kMaxFrameHeader : end > c.head ? 1 : 0);
       if (end > c.head && total + add > kMaxPackedBytes) break;
       total += add;
       ++end;
     }
     if (write_buf_.size() < LWS_PRE + total) write_buf_.resize(LWS_PRE + total);
-    unsigned char* p = write_buf_.data() + LWS_PRE;
+    unsigned char* start = write_buf_.data() + LWS_PRE;
+    unsigned char* p = start;
     for (size_t i = c.head; i < end; ++i) {
-      if (i > c.head) *p++ = '\n';
-      memcpy(p, c.queue[i]->data(), c.queue[i]->size());
-      p += c.queue[i]->size();
+      const std::string& f = *c.queue[i];
+      if (c.one_per_message) {
+        p = PutFrameHeader(p, f.size());
+      } else if (i > c.head) {
+        *p++ = '\n';
+      }
+      memcpy(p, f.data(), f.size());
+      p += f.size();
+      c.queued_bytes -= f.size();
     }
-    int n = lws_write(wsi, write_buf_.data() + LWS_PRE, total, LWS_WRITE_TEXT);
-    if (n < static_cast<int>(total)) {
-      LOG_WARN("session %llu: write failed", Id(pss->id));
+    size_t len = static_cast<size_t>(p - start);
+    // LWS_WRITE_RAW: lws sends the bytes as they are (and buffers what the socket does not take).
+    if (lws_write(wsi, start, len, c.one_per_message ? LWS_WRITE_RAW : LWS_WRITE_TEXT) < static_cast<int>(len)) {
+      LOG_WARN("connection %llu: write failed", Id(pss->id & ~kSocketIoTransportBit));
       return -1;
     }
-    for (size_t i = c.head; i < end; ++i) c.queued_bytes -= c.queue[i]->size();
     c.head = end;
     if (c.head == c.queue.size()) {
       c.queue.clear();
@@ -104,53 +130,6 @@ int WsEndpoint::Writeable(lws* wsi, SessionPss* pss, bool* drained) {
     return -1;
   }
   return 0;  // an extra WRITEABLE with nothing to do
-}
-
-int WsEndpoint::WriteEach(lws* wsi, uint64_t id, Conn& c) {
-  // Engine.IO wants one packet per WebSocket message, but one send() per packet costs a system
-  // call each (at fan-out, most of the server's time). So the frames are built here, each its
-  // own complete text message (server frames are not masked), and all go in one raw write.
-  size_t total = 0, end = c.head;
-  while (end < c.queue.size()) {
-    size_t add = c.queue[end]->size() + 10;
-    if (end > c.head && total + add > kMaxPackedBytes) break;
-    total += add;
-    ++end;
-  }
-  if (write_buf_.size() < LWS_PRE + total) write_buf_.resize(LWS_PRE + total);
-  unsigned char* start = write_buf_.data() + LWS_PRE;
-  unsigned char* p = start;
-  for (size_t i = c.head; i < end; ++i) {
-    const std::string& f = *c.queue[i];
-    size_t n = f.size();
-    *p++ = 0x81;  // FIN, text
-    if (n < 126) {
-      *p++ = static_cast<unsigned char>(n);
-    } else if (n < 65536) {
-      *p++ = 126;
-      *p++ = static_cast<unsigned char>(n >> 8);
-      *p++ = static_cast<unsigned char>(n);
-    } else {
-      *p++ = 127;
-      for (int shift = 56; shift >= 0; shift -= 8) *p++ = static_cast<unsigned char>(uint64_t{n} >> shift);
-    }
-    memcpy(p, f.data(), n);
-    p += n;
-    c.queued_bytes -= n;
-  }
-  size_t len = static_cast<size_t>(p - start);
-  // LWS_WRITE_RAW: lws sends the bytes as they are (and buffers what the socket does not take).
-  if (lws_write(wsi, start, len, LWS_WRITE_RAW) < static_cast<int>(len)) {
-    LOG_WARN("socket.io transport %llu: write failed", Id(id & ~kSocketIoTransportBit));
-    return -1;
-  }
-  c.head = end;
-  if (c.head == c.queue.size()) {
-    c.queue.clear();
-    c.head = 0;
-  }
-  if (c.head < c.queue.size() || c.close_code != 0) lws_callback_on_writable(wsi);
-  return 0;
 }
 
 core::SessionId WsEndpoint::Closed(SessionPss* pss) {

@@ -29,7 +29,7 @@ namespace chatd::net {
 // bytes per WRITEABLE (larger batches take several), and written with one send().
 inline constexpr size_t kMaxPackedBytes = 256 * 1024;
 // Connections opened as a socket.io transport have ids with this bit (SocketIoEndpoint's, not
-// the core's): each frame queued is its own WebSocket message, never packed.
+// the core's): each frame queued is its own WebSocket message (several go out in one write).
 inline constexpr uint64_t kSocketIoTransportBit = uint64_t{1} << 63;
 
 class WsEndpoint final : public core::Outbox {
@@ -77,9 +77,6 @@ class WsEndpoint final : public core::Outbox {
 
   const config::Config& config_;
   uint64_t next_id_ = 1;
-  // Writes the queue's frames, one WebSocket message each, in one raw write.
-  int WriteEach(lws* wsi, uint64_t id, Conn& c);
-
   std::unordered_map<core::SessionId, Conn> conns_;
   std::vector<unsigned char> write_buf_;  // reused for packing frames: LWS_PRE + payload
 };
