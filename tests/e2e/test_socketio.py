@@ -2,8 +2,8 @@
 """The socket.io endpoint from outside, with a plain Engine.IO 4 polling client (stdlib HTTP)
 and python3-websockets: socketio-listen serves /socket.io/ only, `socketio = false` turns it
 off, a chat message from a /ws user reaches a socket.io page as new_msg and its sender sees it
-delivered, the per-address session cap, an oversized poll body, and a shutdown that answers a
-waiting long-poll. The real socket.io clients run in tests/socketio."""
+delivered, a long-poll outliving lws's request timeout, the per-address session cap, an
+oversized poll body, and a shutdown that answers a waiting long-poll. The real socket.io clients run in tests/socketio."""
 import asyncio
 import json
 import os
@@ -115,6 +115,22 @@ class SocketIoTest(harness.AsyncChatdTestCase):
         key = harness.run_chatd(["--data-dir", srv.data_dir, "apikey", "add", "site"]).stdout.strip()
         r = harness.http_call("GET", srv.url + "api/presence?users=bob&devices=1", headers={"Authorization": "Bearer " + key})
         self.assertEqual(r.json(), {"bob": 1})
+
+    async def test_a_poll_waits_longer_than_the_http_request_timeout(self):
+        # lws ends a request whose answer is deferred after its 20 s request timeout; a long-poll
+        # must wait up to the heartbeat interval (here 30 s) instead, and then carry what comes.
+        srv = self.serve("--socketio-ping-interval", "30", "--socketio-ping-timeout", "30")
+        key = harness.run_chatd(["--data-dir", srv.data_dir, "apikey", "add", "site"]).stdout.strip()
+        p = Poller(srv.url)
+        await p.login("dave")
+        waiting = asyncio.ensure_future(p.get(wait=40))
+        await asyncio.sleep(22)
+        self.assertFalse(waiting.done(), waiting.done() and waiting.result())
+        r = harness.http_call("POST", srv.url + "push", body="type=publish&to=dave&content=late&key=" + key,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual((r.status, r.text), (200, "ok"))
+        packets = await asyncio.wait_for(waiting, harness.timeout(10))
+        self.assertIn('42["new_msg","late"]', packets)
 
     async def test_sessions_per_address_are_capped(self):
         srv = self.serve("--max-connections-per-ip", "3")
