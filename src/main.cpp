@@ -62,6 +62,8 @@ int Serve(chatd::config::Config& cfg) {
   eo.clock = &clock;
   eo.history_max_messages = cfg.history_max_messages;
   eo.history_max_days = cfg.history_max_days;
+  eo.dedupe_days = cfg.dedupe_days;
+  eo.dedupe_max_entries = static_cast<size_t>(cfg.dedupe_max);
   eo.pool_max_messages = cfg.pool_max_messages;
   eo.pool_max_bytes = cfg.pool_max_bytes;
   eo.max_rooms_per_user = cfg.max_rooms_per_user;

@@ -105,6 +105,9 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
   b.Bind("history-max-messages", c.history_max_messages, "Messages kept in the history cache per conversation")
       ->group(msg);
   b.Bind("history-max-days", c.history_max_days, "Days kept in the history cache (0 = forever)")->group(msg);
+  b.Bind("dedupe-days", c.dedupe_days, "Days a resend is recognised as one (0 = any age)")->group(msg);
+  b.Bind("dedupe-max", c.dedupe_max, "Newest messages a resend is recognised among (memory: ~70 bytes each)")
+      ->group(msg);
   b.Bind("presence-grace-ms", c.presence_grace_ms, "A reconnect within this many ms is not announced")->group(msg);
   const char* site = "Site integration";
   b.Bind("push-listen", c.push_listen, "ADDR:PORT of a second listener for /push only, like web-msg-sender's 2121 "

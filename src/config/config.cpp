@@ -107,6 +107,8 @@ util::Status Config::Validate() {
       {"pool-max-bytes", pool_max_bytes, 1024, 1LL << 40},
       {"history-max-messages", history_max_messages, 1, 100'000'000},
       {"history-max-days", history_max_days, 0, 100'000},
+      {"dedupe-days", dedupe_days, 0, 100'000},
+      {"dedupe-max", dedupe_max, 1000, 1'000'000'000},
       {"presence-grace-ms", presence_grace_ms, 0, 600'000},
       {"publish-rate", publish_rate, 1, 10'000'000},
       {"publish-burst", publish_burst, 1, 10'000'000},

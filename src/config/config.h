@@ -50,6 +50,8 @@ struct Config {
   int64_t pool_max_bytes = 64LL * 1024 * 1024;  // ... and their bytes
   int history_max_messages = 10000;        // RocksDB history kept per conversation
   int history_max_days = 365;              // ... and its age; 0 = forever
+  int dedupe_days = 7;                     // a resend is recognised for this long (0 = any age) ...
+  int64_t dedupe_max = 2'000'000;          // ... among at most this many newest messages
   int presence_grace_ms = 5000;            // a reconnect within this sends no presence change
 
   // --- a web site's backend (docs/http-api.md) -------------------------------------------------

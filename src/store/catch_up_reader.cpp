@@ -94,9 +94,10 @@ Status CatchUpReader::Open(SqliteDb* db, Directory* directory, HistoryCache* his
 Status CatchUpReader::FetchPending(UserId user, Mid after, int limit, FetchResult* out, size_t max_bytes) {
   out->messages.clear();
   out->high_water = messages_->last_mid();
-  Mid acked = 0, joined = 0;
-  Status s = messages_->Marks(user, &acked, &joined);
+  Status s = messages_->FoldPoolFor(user);  // the user's deliveries rows, all of them
   if (!s.ok()) return s;
+  Mid acked = 0, joined = 0;
+  if (!(s = messages_->Marks(user, &acked, &joined)).ok()) return s;
   Mid from = std::max(after, acked);
   std::vector<MessageRow> rows;
   bool truncated = false;

@@ -36,6 +36,8 @@ MessageLimits Limits(const EngineOptions& o) {
   l.history_max_messages = o.history_max_messages;
   l.history_max_days = o.history_max_days;
   l.max_rooms_per_user = o.max_rooms_per_user;
+  l.dedupe_days = o.dedupe_days;
+  l.dedupe_max_entries = o.dedupe_max_entries;
   return l;
 }
 
@@ -56,7 +58,8 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
   MessageLimits limits = Limits(options);
   SqliteDb* db = e->db_.get();
   if (!(s = Directory::Open(db, e->accounts_.get(), &e->errors_, &e->directory_)).ok()) return s;
-  if (!(s = MessageStore::Open(db, e->directory_.get(), e->history_.get(), &e->errors_, limits, &e->messages_)).ok()) {
+  if (!(s = MessageStore::Open(db, e->directory_.get(), e->history_.get(), &e->errors_, limits,
+                                    options.clock->NowMs(), &e->messages_)).ok()) {
     return s;
   }
   if (!(s = CatchUpReader::Open(db, e->directory_.get(), e->history_.get(), e->messages_.get(), &e->pages_)).ok()) {
@@ -91,6 +94,16 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out, 
   *out = std::move(e);
   return Status::Ok();
 }
+
+Status Engine::FoldPool() {
+  if (in_batch_) return messages_->FoldPool();
+  Status s = BeginBatch();
+  if (!s.ok()) return s;
+  (void)messages_->FoldPool();  // a failure is recorded in the batch: the commit says it
+  return CommitBatch();
+}
+
+size_t Engine::pool_waiting() const { return messages_->pool_waiting(); }
 
 Engine::~Engine() {
   if (in_batch_) AbortBatch();

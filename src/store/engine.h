@@ -42,6 +42,8 @@ struct EngineOptions {
   int pool_max_messages = 10000;
   int64_t pool_max_bytes = 64LL * 1024 * 1024;
   int max_rooms_per_user = 100;
+  int dedupe_days = 7;                  // the dedupe window (store/dedupe.h)
+  size_t dedupe_max_entries = 2'000'000;
   // Webhooks (webhook-url set): events are queued for webhook::Sender, and every stored 1:1
   // message and notification gets a check due this long after it (message.undelivered).
   bool webhooks = false;
@@ -99,6 +101,12 @@ class Engine {
   // from SQLite. A cache whose read failed: rebuilt. Logs the first failure and the success.
   util::Status RecoverHistory();
   util::Status RebuildHistory();
+
+  // Folds the offline pool's appended tail and acks into SQLite's derived tables (Inbox): in
+  // the running batch, or in a transaction of its own between batches (the storage thread
+  // does that every second or when enough is waiting).
+  util::Status FoldPool();
+  size_t pool_waiting() const;
 
   // A cheap query that proves the database answers (for /healthz).
   util::Status Ping();

@@ -28,10 +28,20 @@ constexpr const char* kMakeFloors =
     "UNION ALL SELECT 1, coalesce((SELECT min(max(acked_upto, joined_mid)) FROM users), 0)";
 constexpr const char* kDeleteMessages =
     "DELETE FROM messages WHERE ts < ?1 "
+    "AND mid <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fold_log') "  // deliveries rows made
     "AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.mid = messages.mid) "
     "AND ((SELECT kind FROM conversations WHERE id = messages.conv_id) = 1 "
     "     OR mid <= coalesce((SELECT floor FROM purge_floor WHERE conv_id = messages.conv_id), "
     "                        (SELECT max(mid) FROM messages)))";
+
+// Folded rows above each user's cursor, and the 1:1 messages above the fold mark (their rows
+// are not made yet) above it; the cursor counts the acks waiting for the fold too.
+#define CHATD_CURSOR "max(u.acked_upto, coalesce((SELECT max(k.upto) FROM marks k WHERE k.user_id = u.id), 0))"
+constexpr const char* kUndelivered =
+    "SELECT (SELECT count(*) FROM deliveries d JOIN users u ON u.id = d.user_id WHERE d.mid > " CHATD_CURSOR ") + "
+    "(SELECT count(*) FROM messages m JOIN users u ON u.id = m.recipient_id "
+    " WHERE m.mid > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fold_log') AND m.mid > " CHATD_CURSOR ")";
+#undef CHATD_CURSOR
 
 Status RunCount(SqliteDb* db, const char* sql, int64_t arg, bool bind, int64_t* changed) {
   std::unique_ptr<SqliteStmt> st;
@@ -108,8 +118,7 @@ Status CollectStats(SqliteDb* db, const std::string& db_path, const std::string&
       {"SELECT count(*) FROM conversations WHERE kind = 2", &out->rooms},
       {"SELECT count(*) FROM messages", &out->messages},
       {"SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0)", &out->last_mid},
-      {"SELECT count(*) FROM deliveries d JOIN users u ON u.id = d.user_id WHERE d.mid > u.acked_upto",
-       &out->undelivered},
+      {kUndelivered, &out->undelivered},
       {"SELECT count(*) FROM deliveries WHERE delivered_at IS NOT NULL", &out->delivered},
       {"SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", &out->db_bytes},
       {"SELECT count(*) FROM webhook_events", &out->webhook_waiting},

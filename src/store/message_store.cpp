@@ -6,8 +6,10 @@
 
 #include "proto/frames.h"
 #include "proto/names.h"
+#include "store/dedupe.h"
 #include "store/directory.h"
 #include "store/history_cache.h"
+#include "store/inbox.h"
 #include "store/message_rows.h"
 #include "store/webhook_queue.h"
 
@@ -18,25 +20,13 @@ using util::Status;
 namespace {
 
 // --- SQL (STYLE S2) ---------------------------------------------------------------------------
-constexpr const char* kFindDup = "SELECT mid, ts FROM messages WHERE sender_id = ?1 AND cid = ?2";
 constexpr const char* kInsertMessage =
-    "INSERT INTO messages (mid, conv_id, sender_id, cid, text, ts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-constexpr const char* kInsertDelivery = "INSERT INTO deliveries (user_id, mid) VALUES (?1, ?2)";
+    "INSERT INTO messages (mid, conv_id, sender_id, cid, text, ts, recipient_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr const char* kPoolUsage =
     "SELECT count(*), coalesce(sum(length(CAST(m.text AS BLOB))), 0) FROM deliveries d "
     "JOIN messages m ON m.mid = d.mid "
     "WHERE d.user_id = ?1 AND d.mid > (SELECT acked_upto FROM users WHERE id = ?1)";
-// What an ack from `acked` to `upto` takes out of the pool (rows a read marker delivered too).
-constexpr const char* kAckedUse =
-    "SELECT count(*), coalesce(sum(length(CAST(m.text AS BLOB))), 0) FROM deliveries d "
-    "JOIN messages m ON m.mid = d.mid WHERE d.user_id = ?1 AND d.mid > ?2 AND d.mid <= ?3";
 constexpr const char* kMarks = "SELECT acked_upto, joined_mid FROM users WHERE id = ?1";
-// Marks an ack's rows delivered, saying which it marked and their senders (a notification's is
-// 0): the senders' "delivered" receipts come out of the one pass over the rows.
-constexpr const char* kMarkDelivered =
-    "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL "
-    "RETURNING mid, (SELECT m.sender_id FROM messages m WHERE m.mid = deliveries.mid)";
-constexpr const char* kSetAcked = "UPDATE users SET acked_upto = ?2 WHERE id = ?1 AND acked_upto < ?2";
 constexpr const char* kOlderInConv =
     "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.conv_id = ?1 AND m.mid < ?2 ORDER BY m.mid DESC LIMIT ?3";
 constexpr const char* kMessagesAfter =
@@ -81,24 +71,29 @@ constexpr size_t kMaxPoolUsers = 100000;
 }  // namespace
 
 Status MessageStore::Open(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors,
-                          MessageLimits limits, std::unique_ptr<MessageStore>* out) {
+                          MessageLimits limits, int64_t now_ms, std::unique_ptr<MessageStore>* out) {
   std::unique_ptr<MessageStore> m(new MessageStore(db, directory, history, errors, limits));
-  Status s = m->Prepare();
+  Status s = m->Prepare(now_ms);
   if (!s.ok()) return s;
   if (!(s = m->Reload()).ok()) return s;
   *out = std::move(m);
   return Status::Ok();
 }
 
-Status MessageStore::Prepare() {
-  return db_->PrepareAll({{&find_dup_, kFindDup},
-                          {&insert_message_, kInsertMessage},
-                          {&insert_delivery_, kInsertDelivery},
+MessageStore::MessageStore(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors,
+                           MessageLimits limits)
+    : db_(db), directory_(directory), history_(history), errors_(errors), limits_(limits) {}
+
+MessageStore::~MessageStore() = default;
+
+Status MessageStore::Prepare(int64_t now_ms) {
+  Status s = Inbox::Open(db_, errors_, &inbox_);
+  if (!s.ok()) return s;
+  Dedupe::Window window{limits_.dedupe_days, limits_.dedupe_max_entries};
+  if (!(s = Dedupe::Open(db_, window, now_ms, &dedupe_)).ok()) return s;
+  return db_->PrepareAll({{&insert_message_, kInsertMessage},
                           {&pool_usage_, kPoolUsage},
-                          {&acked_use_, kAckedUse},
                           {&marks_, kMarks},
-                          {&mark_delivered_, kMarkDelivered},
-                          {&set_acked_, kSetAcked},
                           {&older_in_conv_, kOlderInConv},
                           {&insert_notification_, kInsertNotification},
                           {&insert_notice_, kInsertNotice},
@@ -119,12 +114,20 @@ Status MessageStore::Reload() {
   last_mid_ = st->Int(0);
   pool_use_.clear();
   history_->Discard();
-  return Status::Ok();
+  return inbox_->Reload();
 }
+
+Status MessageStore::FoldPool() { return inbox_->empty() ? Status::Ok() : inbox_->Fold(last_mid_); }
+
+Status MessageStore::FoldPoolFor(UserId user) { return inbox_->Holds(user) ? FoldPool() : Status::Ok(); }
+
+size_t MessageStore::pool_waiting() const { return inbox_->waiting(); }
 
 Status MessageStore::PoolUsage(UserId user, int64_t* count, int64_t* bytes) {
   auto it = pool_use_.find(user);
   if (it == pool_use_.end()) {
+    Status f = FoldPoolFor(user);  // once per user and run: counted from the folded pool
+    if (!f.ok()) return f;
     StmtScope st(pool_usage_.get());
     st->Bind(1, user);
     Status s;
@@ -137,9 +140,10 @@ Status MessageStore::PoolUsage(UserId user, int64_t* count, int64_t* bytes) {
   return Status::Ok();
 }
 
-Status MessageStore::Insert(Mid mid, ConvId conv, const SendRequest& req) {
+Status MessageStore::Insert(Mid mid, ConvId conv, const SendRequest& req, UserId recipient) {
   StmtScope st(insert_message_.get());
   st->Bind(1, mid).Bind(2, conv).Bind(3, req.sender.id).Bind(4, req.cid).Bind(5, req.text).Bind(6, req.ts);
+  if (recipient != 0) st->Bind(7, recipient); else st->BindNull(7);
   Status s = st->Run();
   return s.ok() ? s : errors_->Record(s);
 }
@@ -148,16 +152,8 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
   *out = SendResult{};
   // A resend of something already stored gets the same answer, and nothing else happens.
   {
-    StmtScope st(find_dup_.get());
-    st->Bind(1, req.sender.id).Bind(2, req.cid);
-    Status s;
-    if (st->Step(&s)) {
-      out->mid = st->Int(0);
-      out->ts = st->Int(1);
-      out->dup = true;
-      return Status::Ok();
-    }
-    if (!s.ok()) return s;
+    Status s = dedupe_->Find(req.sender.id, req.cid, &out->dup, &out->mid, &out->ts);
+    if (!s.ok() || out->dup) return s;
   }
   directory_->Remember(req.sender);
   if (!req.room.empty()) {
@@ -167,7 +163,8 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
     if (!Directory::IsMember(room.members, req.sender.id)) return Status::Forbidden("join #" + room.name + " first");
     if (storage_full) return Status::StorageFull("the server is out of disk space; try again later");
     Mid mid = last_mid_ + 1;
-    if (!(s = Insert(mid, room.conv, req)).ok()) return s;
+    if (!(s = Insert(mid, room.conv, req, 0)).ok()) return s;
+    dedupe_->Add(req.sender.id, req.cid, mid, req.ts);
     last_mid_ = mid;
     out->json = std::make_shared<const std::string>(
         proto::EncodeMessage({mid, req.sender.name, "", room.name, req.text, req.ts}));
@@ -202,12 +199,11 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
     if (!s.ok()) return s;
   }
   Mid mid = last_mid_ + 1;
-  Status s = Insert(mid, conv, req);
+  Status s = Insert(mid, conv, req, broadcast ? 0 : recipient.id);
   if (!s.ok()) return s;
+  dedupe_->Add(req.sender.id, req.cid, mid, req.ts);
   if (!broadcast) {
-    StmtScope st(insert_delivery_.get());
-    st->Bind(1, recipient.id).Bind(2, mid);
-    if (!(s = st->Run()).ok()) return errors_->Record(s);
+    inbox_->Add(recipient.id, mid, req.sender.id, bytes);  // its deliveries row comes with the fold
     auto& use = pool_use_[recipient.id];
     use.count += 1;
     use.bytes += bytes;
@@ -238,7 +234,7 @@ Status MessageStore::Marks(UserId user, Mid* acked_upto, Mid* joined_mid) {
   st->Bind(1, user);
   Status s;
   if (!st->Step(&s)) return s.ok() ? Status::NotFound("no such user") : s;
-  *acked_upto = st->Int(0);
+  *acked_upto = inbox_->Cursor(user, st->Int(0));  // raised by acks not folded yet
   *joined_mid = st->Int(1);
   return Status::Ok();
 }
@@ -250,34 +246,14 @@ Status MessageStore::Ack(UserId user, Mid upto, int64_t now_ms, std::vector<std:
   Status s = Marks(user, &acked, &joined);
   if (!s.ok()) return s;
   if (upto <= acked) return Status::Ok();
-  {
-    StmtScope st(mark_delivered_.get());
-    st->Bind(1, user).Bind(2, acked).Bind(3, upto).Bind(4, now_ms);
-    std::map<UserId, Mid> newest;  // per sender
-    while (st->Step(&s)) {
-      UserId sender = st->Int(1);
-      if (sender == 0) continue;  // a site's notification
-      Mid& m = newest[sender];
-      m = std::max(m, st->Int(0));
-    }
-    if (!s.ok()) return errors_->Record(s);
-    if (delivered) delivered->assign(newest.begin(), newest.end());
-  }
-  {
-    StmtScope st(set_acked_.get());
-    st->Bind(1, user).Bind(2, upto);
-    if (!(s = st->Run()).ok()) return errors_->Record(s);
-  }
+  // One appended marks row; the rows it covers are marked delivered by the fold.
+  Inbox::Covered covered;
+  if (!(s = inbox_->Ack(user, acked, upto, now_ms, &covered)).ok()) return s;
+  if (delivered) delivered->assign(covered.newest.begin(), covered.newest.end());
   if (auto use = pool_use_.find(user); use != pool_use_.end()) {
     // The rows the ack covered leave the count: as many as the ack touched, not the whole pool.
-    StmtScope st(acked_use_.get());
-    st->Bind(1, user).Bind(2, acked).Bind(3, upto);
-    if (!st->Step(&s)) {
-      pool_use_.erase(use);  // recounted on the next send to this user
-      return s.ok() ? Status::Ok() : errors_->Record(s);
-    }
-    use->second.count = std::max<int64_t>(0, use->second.count - st->Int(0));
-    use->second.bytes = std::max<int64_t>(0, use->second.bytes - st->Int(1));
+    use->second.count = std::max<int64_t>(0, use->second.count - covered.count);
+    use->second.bytes = std::max<int64_t>(0, use->second.bytes - covered.bytes);
   }
   return Status::Ok();
 }
@@ -448,17 +424,7 @@ Status MessageStore::Publish(const PublishRequest& req, const std::string& key_n
   // A site's cid is its own per key; without one, the mid makes the row's cid unique.
   std::string cid = req.cid.empty() ? std::string() : "pub:" + key_name + ":c:" + req.cid;
   Status s;
-  if (!cid.empty()) {
-    StmtScope st(find_dup_.get());
-    st->Bind(1, int64_t{0}).Bind(2, cid);
-    if (st->Step(&s)) {
-      out->mid = st->Int(0);
-      out->ts = st->Int(1);
-      out->dup = true;
-    } else if (!s.ok()) {
-      return s;
-    }
-  }
+  if (!cid.empty() && !(s = dedupe_->Find(0, cid, &out->dup, &out->mid, &out->ts)).ok()) return s;
   if (out->dup) {
     {
       StmtScope info(message_info_.get());
@@ -471,6 +437,9 @@ Status MessageStore::Publish(const PublishRequest& req, const std::string& key_n
     while (st->Step(&s)) out->recipients.push_back(UserInfo{st->Int(0), std::string(st->Text(1)), false});
     return s;
   }
+  // A publish writes its deliveries rows itself (one per recipient: it is not the 1:1 hot
+  // path), so everything before it is folded first and the fold mark moves past it.
+  if (!(s = FoldPool()).ok()) return s;
   std::vector<UserInfo> wanted;
   if (!req.everyone && !(s = PublishRecipients(req, &wanted, &out->unknown)).ok()) return s;
   int64_t bytes = static_cast<int64_t>(req.text.size() + req.title.size() + req.data.size());
@@ -499,6 +468,7 @@ Status MessageStore::Publish(const PublishRequest& req, const std::string& key_n
     if (req.data.empty()) st->BindNull(7); else st->Bind(7, req.data);
     if (!(s = st->Run()).ok()) return errors_->Record(s);
   }
+  dedupe_->Add(0, cid, mid, req.ts);
   for (const auto& u : out->recipients) {
     StmtScope st(insert_notice_.get());
     st->Bind(1, u.id).Bind(2, mid);
@@ -510,6 +480,7 @@ Status MessageStore::Publish(const PublishRequest& req, const std::string& key_n
     if (webhooks_ && !(s = webhooks_->AddCheck(u.id, mid, req.ts + undelivered_after_ms_)).ok()) return s;
   }
   last_mid_ = mid;
+  if (!(s = inbox_->Advance(mid)).ok()) return s;
   out->json = std::make_shared<const std::string>(proto::EncodeNotification({mid, req.title, req.text, req.data, req.ts}));
   if (req.everyone) {
     history_->Put(conv, mid, req.ts, *out->json, 0, 0);
@@ -528,7 +499,8 @@ Status MessageStore::DeliveryStatus(Mid mid, DeliveryReport* out) {
   ConvId conv = 0;
   UserId sender = 0;
   ConvKind kind = ConvKind::kDirect;
-  Status s;
+  Status s = FoldPool();  // deliveries rows and acks up to now
+  if (!s.ok()) return s;
   {
     StmtScope info(message_info_.get());
     info->Bind(1, mid);

@@ -3,10 +3,13 @@
 // store::MessageStore: messages and the offline pool in SQLite (schema 002), mirrored into the
 // HistoryCache. See docs/storage.md for the data model; in short:
 //   - every accepted message is one `messages` row with a server id `mid` (increasing);
-//   - a 1:1 message also gets one `deliveries` row for its recipient (the offline pool);
-//   - users.acked_upto is how far the user's devices have acknowledged: rows above it are
-//     undelivered and are sent again on the next hello without a cursor;
-//   - (sender_id, cid) is unique, so a resend is recognised even after a restart.
+//   - a 1:1 message's row names its recipient; its `deliveries` row (the offline pool) and the
+//     acks that cover it (appended `marks` rows) are folded in the background (Inbox);
+//   - users.acked_upto, raised by the unfolded acks, is how far the user's devices have
+//     acknowledged: rows above it are undelivered and are sent again on the next hello
+//     without a cursor;
+//   - a resend with the same (sender_id, cid) gets the same mid, also after a restart, for
+//     the messages of the dedupe window (Dedupe: days, from memory).
 // Operations check everything that can refuse the request before writing; a failed write
 // poisons the batch (BatchError: Engine rolls it back and answers every job in it with it).
 // Catch-up pages are CatchUpReader's; rooms and read markers RoomStore's.
@@ -26,14 +29,17 @@
 
 namespace chatd::store {
 
+class Dedupe;
 class Directory;
 class HistoryCache;
+class Inbox;
 class WebhookQueue;
 
 class MessageStore {
  public:
   static util::Status Open(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors,
-                           MessageLimits limits, std::unique_ptr<MessageStore>* out);
+                           MessageLimits limits, int64_t now_ms, std::unique_ptr<MessageStore>* out);
+  ~MessageStore();
 
   // The highest mid given out (also when a purge removed it); the next message gets one more.
   Mid last_mid() const { return last_mid_; }
@@ -81,12 +87,19 @@ class MessageStore {
   // Re-reads in-memory state after a rolled-back batch.
   util::Status Reload();
 
+  // Folds the pool's appended tail and acks into `deliveries` and users.acked_upto (Inbox):
+  // readers of those tables call it first; the storage thread calls it in the background.
+  util::Status FoldPool();
+  // The same, only when something of `user`'s is waiting (readers of one user's pool).
+  util::Status FoldPoolFor(UserId user);
+  // Rows and acks waiting for the fold.
+  size_t pool_waiting() const;
+
  private:
-  MessageStore(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors, MessageLimits limits)
-      : db_(db), directory_(directory), history_(history), errors_(errors), limits_(limits) {}
-  util::Status Prepare();
+  MessageStore(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors, MessageLimits limits);
+  util::Status Prepare(int64_t now_ms);
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
-  util::Status Insert(Mid mid, ConvId conv, const SendRequest& req);
+  util::Status Insert(Mid mid, ConvId conv, const SendRequest& req, UserId recipient);
   // The "!notifications" history: broadcasts and the user's notifications, newest first.
   util::Status NotificationHistory(const UserInfo& user, Mid before, int limit,
                                    std::vector<std::shared_ptr<const std::string>>* newest_first);
@@ -112,9 +125,10 @@ class MessageStore {
   std::set<ConvId> touched_convs_;                // written since the last TrimHistory()
   std::set<UserId> touched_users_;
 
-  std::unique_ptr<SqliteStmt> find_dup_, insert_message_, insert_delivery_, pool_usage_, acked_use_, marks_, mark_delivered_,
-      set_acked_, older_in_conv_, insert_notification_, insert_notice_, recipients_of_, message_info_,
-      older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_;
+  std::unique_ptr<Inbox> inbox_;  // the pool above the fold mark, and the acks not folded
+  std::unique_ptr<Dedupe> dedupe_;  // (sender, cid) -> mid for the recent window
+  std::unique_ptr<SqliteStmt> insert_message_, pool_usage_, marks_, older_in_conv_, insert_notification_,
+      insert_notice_, recipients_of_, message_info_, older_notices_, room_status_, everyone_status_, conversations_, message_by_mid_;
 };
 
 }  // namespace chatd::store

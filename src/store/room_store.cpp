@@ -223,7 +223,9 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
                        int64_t now_ms, ReadResult* out) {
   *out = ReadResult{};
   upto = std::min(upto, messages_->last_mid());
-  Status s;
+  // Reading marks `deliveries` rows read (and delivered): the user's must all be there.
+  Status s = messages_->FoldPoolFor(user.id);
+  if (!s.ok()) return s;
   if (room == proto::kNotificationFeed) {
     out->kind = ConvKind::kBroadcast;
     Mid old = 0;

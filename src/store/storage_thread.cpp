@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "store/storage_thread.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "store/data_dir.h"
@@ -14,6 +15,10 @@ using util::Status;
 namespace {
 
 constexpr auto kMaintenanceEvery = std::chrono::seconds(60);
+// The offline pool's tail and acks are folded this long after the first of them waits, or at
+// once when this many wait (docs/storage.md, "The offline pool: appended, then folded").
+constexpr auto kFoldEvery = std::chrono::seconds(1);
+constexpr size_t kFoldWaiting = 20000;
 
 // Runs one batch of jobs against the engine and returns the commit status.
 template <typename JobT>
@@ -61,12 +66,18 @@ void StorageThread::Stop() {
 void StorageThread::Loop() {
   auto next_maintenance = std::chrono::steady_clock::now() + kMaintenanceEvery;
   auto next_recovery = std::chrono::steady_clock::time_point::max();
+  auto next_fold = std::chrono::steady_clock::time_point::max();
   std::vector<Job> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, std::min(next_maintenance, next_recovery), [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
+      cv_.wait_until(lock, std::min({next_maintenance, next_recovery, next_fold}),
+                     [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) {
+        lock.unlock();
+        FoldPool();  // a clean stop leaves nothing for the next start to read back
+        return;
+      }
       if (queue_.size() <= options_.max_batch) {
         batch.swap(queue_);
       } else {
@@ -77,6 +88,16 @@ void StorageThread::Loop() {
     }
     if (!batch.empty()) RunBatch(&batch);
     auto now = std::chrono::steady_clock::now();
+    size_t waiting = engine_->pool_waiting();
+    if (waiting == 0) {
+      next_fold = std::chrono::steady_clock::time_point::max();
+    } else if (next_fold == std::chrono::steady_clock::time_point::max()) {
+      next_fold = now + kFoldEvery;
+    }
+    if (waiting >= kFoldWaiting || now >= next_fold) {
+      FoldPool();
+      next_fold = engine_->pool_waiting() == 0 ? std::chrono::steady_clock::time_point::max() : now + kFoldEvery;
+    }
     if (now >= next_maintenance) {
       next_maintenance = now + kMaintenanceEvery;
       Status s = engine_->Maintain();
@@ -93,6 +114,14 @@ void StorageThread::Loop() {
       next_recovery = now + options_.recovery_every;
     }
   }
+}
+
+void StorageThread::FoldPool() {
+  if (engine_->pool_waiting() == 0) return;
+  Status s = engine_->FoldPool();
+  // A full disk fails the fold as it fails batches; the next try comes a second later.
+  if (!s.ok() && fold_failures_++ == 0) LOG_WARN("folding the offline pool failed: %s (retried)", s.ToString().c_str());
+  if (s.ok()) fold_failures_ = 0;
 }
 
 void StorageThread::RunBatch(std::vector<Job>* jobs) {

@@ -53,6 +53,7 @@ class StorageThread final : public Storage {
   };
   void Loop();
   void RunBatch(std::vector<Job>* jobs);
+  void FoldPool();
 
   Engine* engine_;
   util::CompletionQueue* completions_;
@@ -65,6 +66,7 @@ class StorageThread final : public Storage {
   std::shared_ptr<std::atomic<size_t>> pending_ = std::make_shared<std::atomic<size_t>>(0);
   std::atomic<uint64_t> batches_{0}, jobs_{0};
   uint64_t failed_batches_ = 0;  // in a row; storage thread only
+  uint64_t fold_failures_ = 0;   // in a row; storage thread only
   std::thread thread_;
 };
 

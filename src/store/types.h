@@ -60,6 +60,10 @@ struct MessageLimits {
   int history_max_messages = 10000;
   int history_max_days = 365;
   int max_rooms_per_user = 100;  // rooms one (non-admin) user may create; 0 = no limit
+  // A resend is recognised for the messages of the last `dedupe_days` (0: any age), at most
+  // the newest `dedupe_max_entries` (store/dedupe.h).
+  int dedupe_days = 7;
+  size_t dedupe_max_entries = 2'000'000;
 };
 
 // --- what store operations take and give (store/chat_store.h) ----------------------------------

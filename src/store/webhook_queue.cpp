@@ -13,10 +13,13 @@ namespace {
 constexpr const char* kEnqueue =
     "INSERT INTO webhook_events (event, body, created_at, next_at) VALUES (?1, ?2, ?3, ?3)";
 constexpr const char* kAddCheck = "INSERT INTO webhook_checks (due_at, user_id, mid) VALUES (?1, ?2, ?3)";
-// A due check with what decides it (the user's acknowledgement, the delivery row) and what the
-// event says (the message). Deleted users and purged messages come back as NULLs.
+// A due check with what decides it (the user's acknowledgement: the folded cursor or an ack
+// waiting for the fold; the delivery row) and what the event says (the message). Deleted users
+// and purged messages come back as NULLs.
 constexpr const char* kDueChecks =
-    "SELECT c.id, c.mid, u.name, coalesce(u.acked_upto, 0), d.delivered_at IS NOT NULL, m.mid IS NOT NULL, "
+    "SELECT c.id, c.mid, u.name, "
+    "       max(coalesce(u.acked_upto, 0), coalesce((SELECT max(k.upto) FROM marks k WHERE k.user_id = c.user_id), 0)), "
+    "       d.delivered_at IS NOT NULL, m.mid IS NOT NULL, "
     "       coalesce(m.kind, 0), coalesce(m.title, ''), coalesce(m.text, ''), coalesce(m.ts, 0), "
     "       coalesce(s.name, '') "
     "FROM webhook_checks c LEFT JOIN users u ON u.id = c.user_id "

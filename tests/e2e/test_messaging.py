@@ -349,8 +349,15 @@ class PurgeTest(harness.AsyncChatdTestCase):
         self.assertEqual([m["mid"] for m in msgs], mids)
         self.assertEqual((await b.request({"type": "ack", "upto": mids[2]})).get("type"), "ok")
         await b.close()
+        # The admin command reads SQLite's tables; an ack reaches them with the storage
+        # thread's next fold of the pool, within about a second.
+        want = {"undelivered": 3, "delivered": 3, "messages": 6}
+        deadline = time.monotonic() + 5
         before = stats_numbers(self.chatd(srv, "stats"))
-        self.assertEqual(before, {"undelivered": 3, "delivered": 3, "messages": 6})
+        while before != want and time.monotonic() < deadline:
+            time.sleep(0.2)
+            before = stats_numbers(self.chatd(srv, "stats"))
+        self.assertEqual(before, want)
         time.sleep(0.05)  # the cutoff is "now": let the clock pass the messages' time
         out = self.chatd(srv, "purge", "--delivered", "--dry-run")
         self.assertRegex(out, r"would remove 3 delivered pool row\(s\)")

@@ -14,9 +14,19 @@
 #include "store/engine.h"
 #include "store/message_store.h"
 #include "store/room_store.h"
+#include "store/sqlite_db.h"
 #include "test_util.h"
 
 namespace chatd::testing {
+
+// The one integer a query answers (a count, a column of one row).
+inline int64_t Count(store::SqliteDb& db, const char* sql) {
+  std::unique_ptr<store::SqliteStmt> st;
+  REQUIRE(db.Prepare(sql, &st).ok());
+  util::Status s;
+  REQUIRE(st->Step(&s));
+  return st->Int(0);
+}
 
 struct EngineFixture {
   TempDir dir;

@@ -284,7 +284,7 @@ TEST_CASE("messages: a failed write rolls the whole batch back and mids are not 
   store::SendResult r;
   REQUIRE(f.ms().Send(store::SendRequest{f.alice, "x1", "bob", "", "lost", 1}, false, 1, &r).ok());
   // Make the next insert fail inside the same batch.
-  REQUIRE(f.engine->db().Exec("CREATE TEMP TRIGGER fail BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'disk'); END").ok());
+  REQUIRE(f.engine->db().Exec("CREATE TEMP TRIGGER fail BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk'); END").ok());
   CHECK_FALSE(f.ms().Send(store::SendRequest{f.alice, "x2", "bob", "", "fails", 1}, false, 1, &r).ok());
   CHECK_FALSE(f.engine->CommitBatch().ok());
   REQUIRE(f.engine->db().Exec("DROP TRIGGER IF EXISTS temp.fail").ok());  // rolled back with the batch
