@@ -34,9 +34,6 @@ constexpr const char* kPendingBroadcast =
 constexpr const char* kUserConvs =
     "SELECT mb.conv_id, CASE WHEN c.kind = 2 THEN mb.joined_mid ELSE 0 END FROM members mb "
     "JOIN conversations c ON c.id = mb.conv_id WHERE mb.user_id = ?1";
-constexpr const char* kUserRooms =
-    "SELECT mb.conv_id, mb.joined_mid FROM members mb JOIN conversations c ON c.id = mb.conv_id AND c.kind = 2 "
-    "WHERE mb.user_id = ?1";
 constexpr const char* kConvAfter =
     "SELECT " CHATD_MESSAGE_COLUMNS " FROM messages m WHERE m.conv_id = ?1 AND m.mid > ?2 AND m.mid < ?3 "
     "ORDER BY m.mid LIMIT ?4";
@@ -83,7 +80,6 @@ Status CatchUpReader::Open(SqliteDb* db, Directory* directory, HistoryCache* his
                              {&r->pending_rooms_, kPendingRooms},
                              {&r->pending_broadcast_, kPendingBroadcast},
                              {&r->user_convs_, kUserConvs},
-                             {&r->user_rooms_, kUserRooms},
                              {&r->conv_after_, kConvAfter},
                              {&r->notices_after_, kNoticesAfter}});
   if (!s.ok()) return s;
@@ -126,8 +122,8 @@ Status CatchUpReader::FetchSince(UserId user, Mid cursor, int limit, FetchResult
   return FetchSinceFromDb(user, cursor, limit, out, max_bytes);
 }
 
-Status CatchUpReader::SinceRanges(UserId user, Mid cursor, bool rooms_only, std::vector<std::pair<ConvId, Mid>>* out) {
-  SqliteStmt* st = rooms_only ? user_rooms_.get() : user_convs_.get();
+Status CatchUpReader::SinceRanges(UserId user, Mid cursor, std::vector<std::pair<ConvId, Mid>>* out) {
+  SqliteStmt* st = user_convs_.get();
   Status s;
   {
     StmtScope scope(st);
@@ -151,7 +147,7 @@ Status CatchUpReader::FetchSinceFromDb(UserId user, Mid cursor, int limit, Fetch
   out->messages.clear();
   out->high_water = messages_->last_mid();
   std::vector<std::pair<ConvId, Mid>> ranges;
-  Status s = SinceRanges(user, cursor, false, &ranges);
+  Status s = SinceRanges(user, cursor, &ranges);
   if (!s.ok()) return s;
   // One indexed range per conversation (messages_conv), each at most `limit` rows and, once
   // `limit` rows are in hand, only rows below the limit-th: a device far behind costs a page,
@@ -197,24 +193,11 @@ Status CatchUpReader::FetchSinceFromCache(UserId user, Mid cursor, int limit, Fe
   if (history_->high_water() < messages_->last_mid()) return Status::Ok();  // this batch's sends are still staged
   bool truncated = false;
   std::vector<StoredMessage> found;
-  // 1:1 conversations through the per-user index.
+  // Each conversation (1:1, rooms, the broadcast feed) through its range.
   Mid floor = 0;
-  Status s = history_->UserIndexFloor(user, &floor);
-  if (!s.ok()) return s;
-  if (cursor + 1 < floor) return Status::Ok();
-  std::vector<std::pair<Mid, ConvId>> idx;
-  if (!(s = history_->UserIndex(user, cursor, limit, &idx)).ok()) return s;
-  truncated = static_cast<int>(idx.size()) >= limit;
-  for (const auto& [mid, conv] : idx) {
-    HistoryCache::Entry e;
-    s = history_->Get(conv, mid, &e);
-    if (s.code() == util::Code::kNotFound) return Status::Ok();  // the conversation was trimmed past it
-    if (!s.ok()) return s;
-    found.push_back(StoredMessage{mid, e.ts, conv, 0, std::make_shared<const std::string>(std::move(e.json))});
-  }
-  // Rooms and the broadcast feed through their conversation ranges.
   std::vector<std::pair<ConvId, Mid>> ranges;
-  if (!(s = SinceRanges(user, cursor, true, &ranges)).ok()) return s;
+  Status s = SinceRanges(user, cursor, &ranges);
+  if (!s.ok()) return s;
   for (const auto& [conv, from] : ranges) {
     if (!(s = history_->Floor(conv, &floor)).ok()) return s;
     if (from + 1 < floor) return Status::Ok();

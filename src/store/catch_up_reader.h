@@ -6,8 +6,8 @@
 //     where they joined).
 //   - With a cursor (FetchSince): every message of the user's conversations above it, their
 //     own included (another device sent them), from the history cache when it provably holds
-//     the whole page (nothing of this batch still staged, no range below a retention floor,
-//     no index entry without its message), else from SQLite: one bounded, indexed range per
+//     the whole page (nothing of this batch still staged, no range below a retention floor):
+//     one range per conversation; else from SQLite: one bounded, indexed range per
 //     conversation, never a scan of the whole backlog. The site's notifications to the user
 //     (never cached: they are per user) always come from SQLite, one indexed range.
 // Every page is oldest first, at most `limit` messages and about `max_bytes` of them (always at
@@ -49,7 +49,7 @@ class CatchUpReader {
   util::Status FetchSinceFromDb(UserId user, Mid cursor, int limit, FetchResult* out, size_t max_bytes);
   // (conversation, mid its catch-up starts after) for every conversation of `user` (or only
   // its rooms), and the broadcast feed.
-  util::Status SinceRanges(UserId user, Mid cursor, bool rooms_only, std::vector<std::pair<ConvId, Mid>>* out);
+  util::Status SinceRanges(UserId user, Mid cursor, std::vector<std::pair<ConvId, Mid>>* out);
 
   // The user's notifications with after < mid < below, oldest first, at most `limit`.
   util::Status Notices(UserId user, Mid after, Mid below, int limit, std::vector<MessageRow>* rows, int* n);
@@ -58,7 +58,7 @@ class CatchUpReader {
   Directory* directory_;
   HistoryCache* history_;
   MessageStore* messages_;
-  std::unique_ptr<SqliteStmt> pending_direct_, pending_rooms_, pending_broadcast_, user_convs_, user_rooms_,
+  std::unique_ptr<SqliteStmt> pending_direct_, pending_rooms_, pending_broadcast_, user_convs_,
       conv_after_, notices_after_;
 };
 

@@ -193,14 +193,6 @@ Status Directory::ConvInfo(ConvId conv, ConvKind* kind, UserId* a, UserId* b, st
   return Status::Ok();
 }
 
-Status Directory::Parties(ConvId conv, bool* direct, UserId* a, UserId* b) {
-  ConvKind kind = ConvKind::kBroadcast;
-  std::string room;
-  Status s = ConvInfo(conv, &kind, a, b, &room);
-  *direct = s.ok() && kind == ConvKind::kDirect;
-  return s;
-}
-
 bool Directory::IsMember(const MemberList& members, UserId user) {
   return members && std::binary_search(members->begin(), members->end(), user);
 }

@@ -47,8 +47,6 @@ class Directory {
   // The 1:1 conversation of `a` and `b`; with `create`, made (with both as members) when there
   // is none, else NotFound.
   util::Status DirectConv(UserId a, UserId b, bool create, int64_t now_ms, ConvId* out);
-  // The two users of 1:1 conversation `conv` (false: it is a room or the broadcast feed).
-  util::Status Parties(ConvId conv, bool* direct, UserId* a, UserId* b);
   // Remembers a 1:1 conversation read elsewhere (a user's state).
   void RememberDirect(ConvId conv, UserId a, UserId b);
   // Inserts a conversation row; *out is its id. `a`, `b` for 1:1 (kind kDirect), `name` for rooms.

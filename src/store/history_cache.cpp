@@ -163,7 +163,8 @@ Status HistoryCache::OpenDb(bool* rebuilt) {
     std::string stored;
     rs = db_->Get(rocksdb::ReadOptions(), kEpochKey, &stored);
     if (rs.ok() && stored == epoch_) {
-      Status s = LoadHighWater();
+      Status s = DropUserIndex();
+      if (s.ok()) s = LoadHighWater();
       if (!s.ok()) {
         db_.reset();
         return s;
@@ -237,7 +238,7 @@ Status HistoryCache::LoadHighWater() {
   return Status::Ok();
 }
 
-void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b) {
+void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json) {
   if (!usable()) return;
   if (!batch_) batch_ = std::make_unique<rocksdb::WriteBatch>();
   std::string value;
@@ -245,14 +246,6 @@ void HistoryCache::Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, 
   PutBE64(&value, static_cast<uint64_t>(ts));
   value.append(json);
   batch_->Put(Key('h', static_cast<uint64_t>(conv), static_cast<uint64_t>(mid)), value);
-  if (user_a != 0 || user_b != 0) {
-    std::string c;
-    PutBE64(&c, static_cast<uint64_t>(conv));
-    if (user_a != 0) batch_->Put(Key('u', static_cast<uint64_t>(user_a), static_cast<uint64_t>(mid)), c);
-    if (user_b != 0 && user_b != user_a) {
-      batch_->Put(Key('u', static_cast<uint64_t>(user_b), static_cast<uint64_t>(mid)), c);
-    }
-  }
   if (mid > staged_high_) staged_high_ = mid;
 }
 
@@ -332,16 +325,6 @@ Status HistoryCache::Range(ConvId conv, Mid after, int limit, std::vector<Entry>
                               }));
 }
 
-Status HistoryCache::UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out) {
-  if (!db_) return NotOpen();
-  return ReadStatus(ScanAfter(db_.get(), 'u', static_cast<uint64_t>(user), after, limit,
-                              [&](Mid mid, const rocksdb::Slice& v) {
-                                if (v.size() != 8) return false;
-                                out->emplace_back(mid, static_cast<ConvId>(GetBE64(v.data())));
-                                return true;
-                              }));
-}
-
 Status HistoryCache::Get(ConvId conv, Mid mid, Entry* out) {
   if (!db_) return NotOpen();
   std::string v;
@@ -359,10 +342,6 @@ Status HistoryCache::Trim(ConvId conv, int max_count, int64_t min_ts) {
   return TrimPrefix('h', 'f', static_cast<uint64_t>(conv), max_count, min_ts);
 }
 
-Status HistoryCache::TrimUserIndex(UserId user, int keep) {
-  return TrimPrefix('u', 'g', static_cast<uint64_t>(user), keep, 0);
-}
-
 Status HistoryCache::TrimPrefix(char tag, char floor_tag, uint64_t id, int keep, int64_t min_ts) {
   if (!usable()) return Status::Ok();  // recovery trims what it copies
   // Walk from the newest down; the first entry that is past the count or too old, and
@@ -376,8 +355,7 @@ Status HistoryCache::TrimPrefix(char tag, char floor_tag, uint64_t id, int keep,
     rocksdb::Slice k = it->key();
     if (k.size() != 17 || k.compare(lower) < 0) break;
     rocksdb::Slice v = it->value();
-    // Only 'h' values start with a timestamp; index entries are cut by count alone.
-    int64_t ts = tag == 'h' && v.size() >= 8 ? static_cast<int64_t>(GetBE64(v.data())) : min_ts;
+    int64_t ts = v.size() >= 8 ? static_cast<int64_t>(GetBE64(v.data())) : min_ts;
     if (kept >= keep || ts < min_ts) {
       cut = k.ToString();
       break;
@@ -397,9 +375,27 @@ Status HistoryCache::TrimPrefix(char tag, char floor_tag, uint64_t id, int keep,
   return FromRocks(rs, "history trim");
 }
 
-Status HistoryCache::Floor(ConvId conv, Mid* out) { return ReadFloor('f', static_cast<uint64_t>(conv), out); }
+// Caches written before the per-user index was dropped: its 'g' floors and 'u' entries go (one
+// range delete each; nothing to do when there are none).
+Status HistoryCache::DropUserIndex() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(std::string(1, 'g'));
+  bool any = it->Valid() && (it->key()[0] == 'g' || it->key()[0] == 'u');
+  if (!any) {
+    it->Seek(std::string(1, 'u'));
+    any = it->Valid() && it->key()[0] == 'u';
+  }
+  Status s = FromRocks(it->status(), "history cache open");
+  it.reset();
+  if (!s.ok() || !any) return s;
+  rocksdb::WriteBatch batch;
+  rocksdb::Status rs = batch.DeleteRange(std::string(1, 'g'), std::string(1, 'h'));
+  if (rs.ok()) rs = batch.DeleteRange(std::string(1, 'u'), std::string(1, 'v'));
+  if (rs.ok()) rs = db_->Write(CacheWrite(), &batch);
+  return FromRocks(rs, "history cache open");
+}
 
-Status HistoryCache::UserIndexFloor(UserId user, Mid* out) { return ReadFloor('g', static_cast<uint64_t>(user), out); }
+Status HistoryCache::Floor(ConvId conv, Mid* out) { return ReadFloor('f', static_cast<uint64_t>(conv), out); }
 
 Status HistoryCache::ReadFloor(char floor_tag, uint64_t id, Mid* out) {
   if (!db_) return NotOpen();

@@ -4,13 +4,14 @@
 //
 // Key layout (all integers big-endian, so byte order is numeric order):
 //   'h' conv(8) mid(8)  -> ts(8) + the message's wire JSON     one entry per message and conversation
-//   'u' user(8) mid(8)  -> conv(8)                              per-user index of 1:1 messages
 //   'f' conv(8)         -> mid(8)   retention floor of a conversation: entries below it may be gone
-//   'g' user(8)         -> mid(8)   retention floor of a user's 1:1 index
 //   "meta:epoch"        -> the SQLite database's epoch (meta table) this cache belongs to
 //   "meta:hw"           -> mid(8): every message up to here has been written
 // History pages scan 'h' backwards from (conv, before); a reconnecting device's catch-up merges
-// its 'u' range with the 'h' ranges of its rooms (store::MessageStore does the merge).
+// the 'h' ranges of its conversations (store::CatchUpReader does the merge). One key per
+// message: a per-user index of 1:1 messages ('u', with floors 'g') cost two more memtable
+// inserts per message, a quarter of the durable 1:1 throughput; caches from before have their
+// 'u' and 'g' keys deleted when opened.
 // Invariant: for every conversation the cache holds every message with floor <= mid <=
 // high_water() (retention removes only from the bottom and writes the new floor in the same
 // batch), so a reader can tell from the floors whether the cache can answer a range at all or
@@ -92,10 +93,9 @@ class HistoryCache {
   // Every message with mid <= high_water() is in the cache (unless retention removed it).
   Mid high_water() const { return high_water_; }
 
-  // Stages a message in conversation `conv`. For 1:1 messages pass both users so their
-  // per-user indexes get the entry; for rooms and broadcasts pass 0, 0. Nothing is staged
-  // while the cache is not usable (the catch-up after recovery copies it).
-  void Put(ConvId conv, Mid mid, int64_t ts, std::string_view json, UserId user_a, UserId user_b);
+  // Stages a message in conversation `conv`. Nothing is staged while the cache is not usable
+  // (the catch-up after recovery copies it).
+  void Put(ConvId conv, Mid mid, int64_t ts, std::string_view json);
   // Writes everything staged, and the new high-water mark, as one batch. A failure makes the
   // cache kBehind (logged once) and is returned.
   util::Status Flush();
@@ -106,19 +106,13 @@ class HistoryCache {
   util::Status Page(ConvId conv, Mid before, int limit, std::vector<Entry>* out);
   // Messages of `conv` with after < mid, oldest first, at most `limit`.
   util::Status Range(ConvId conv, Mid after, int limit, std::vector<Entry>* out);
-  // 1:1 index of `user`: (mid, conv) with mid > after, oldest first, at most `limit`.
-  util::Status UserIndex(UserId user, Mid after, int limit, std::vector<std::pair<Mid, ConvId>>* out);
   util::Status Get(ConvId conv, Mid mid, Entry* out);  // NotFound if absent
 
   // Retention: keeps the newest `max_count` messages of `conv` and none older than `min_ts`,
   // and raises the conversation's floor above what it removed.
   util::Status Trim(ConvId conv, int max_count, int64_t min_ts);
-  // Drops per-user index entries older than the `keep` newest of `user`, raising its floor.
-  util::Status TrimUserIndex(UserId user, int keep);
   // The lowest mid from which the cache holds every message of `conv` (0: it never trimmed it).
   util::Status Floor(ConvId conv, Mid* out);
-  // The same for the per-user 1:1 index of `user`.
-  util::Status UserIndexFloor(UserId user, Mid* out);
   // Stages a new high-water mark: every message up to `mid` that SQLite has is in the cache
   // (after a catch-up whose newest messages SQLite no longer holds).
   void AdvanceHighWater(Mid mid) {
@@ -131,6 +125,7 @@ class HistoryCache {
   util::Status OpenDb(bool* rebuilt);
   void SetState(State state, std::string problem);
   util::Status LoadHighWater();
+  util::Status DropUserIndex();
   util::Status ReadStatus(const rocksdb::Status& rs);
   // Removes the keys of `tag` + id (8) + mid (8) below the `keep` newest (and, with min_ts,
   // none older than it) and writes `floor_tag` + id -> the lowest mid kept, in one batch.

@@ -168,7 +168,7 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
     last_mid_ = mid;
     out->json = std::make_shared<const std::string>(
         proto::EncodeMessage({mid, req.sender.name, "", room.name, req.text, req.ts}));
-    history_->Put(room.conv, mid, req.ts, *out->json, 0, 0);
+    history_->Put(room.conv, mid, req.ts, *out->json);
     touched_convs_.insert(room.conv);
     out->mid = mid;
     out->ts = req.ts;
@@ -215,12 +215,8 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
   }
   last_mid_ = mid;
   if (!(s = directory_->EncodeMessage(mid, conv, req.sender.id, req.text, req.ts, &out->json)).ok()) return s;
-  history_->Put(conv, mid, req.ts, *out->json, broadcast ? 0 : req.sender.id, broadcast ? 0 : recipient.id);
+  history_->Put(conv, mid, req.ts, *out->json);
   touched_convs_.insert(conv);
-  if (!broadcast) {
-    touched_users_.insert(req.sender.id);
-    touched_users_.insert(recipient.id);
-  }
   out->mid = mid;
   out->ts = req.ts;
   out->kind = broadcast ? ConvKind::kBroadcast : ConvKind::kDirect;
@@ -483,7 +479,7 @@ Status MessageStore::Publish(const PublishRequest& req, const std::string& key_n
   if (!(s = inbox_->Advance(mid)).ok()) return s;
   out->json = std::make_shared<const std::string>(proto::EncodeNotification({mid, req.title, req.text, req.data, req.ts}));
   if (req.everyone) {
-    history_->Put(conv, mid, req.ts, *out->json, 0, 0);
+    history_->Put(conv, mid, req.ts, *out->json);
     touched_convs_.insert(conv);
   } else {
     history_->AdvanceHighWater(mid);  // per-user notifications are read from SQLite
@@ -562,14 +558,7 @@ Status MessageStore::CatchUpHistory(int64_t* copied) {
       }
       std::shared_ptr<const std::string> json;
       if (!(s = directory_->EncodeRow(r, &json)).ok()) return s;
-      bool direct = false;
-      UserId a = 0, b = 0;
-      if (!(s = directory_->Parties(r.conv, &direct, &a, &b)).ok()) return s;
-      if (direct) {
-        touched_users_.insert(a);
-        touched_users_.insert(b);
-      }
-      history_->Put(r.conv, r.mid, r.ts, *json, a, b);
+      history_->Put(r.conv, r.mid, r.ts, *json);
       touched_convs_.insert(r.conv);
     }
     if (!(s = history_->Flush()).ok()) return s;
@@ -591,12 +580,7 @@ Status MessageStore::TrimHistory(int64_t now_ms) {
     Status s = history_->Trim(conv, limits_.history_max_messages, min_ts);
     if (!s.ok()) return s;
   }
-  for (UserId user : touched_users_) {
-    Status s = history_->TrimUserIndex(user, limits_.history_max_messages * 4);
-    if (!s.ok()) return s;
-  }
   touched_convs_.clear();
-  touched_users_.clear();
   return Status::Ok();
 }
 

@@ -123,7 +123,6 @@ class MessageStore {
   // kept by each send and ack (O(1) per send); dropped by Reload() (a rolled-back batch).
   std::unordered_map<UserId, PoolUse> pool_use_;
   std::set<ConvId> touched_convs_;                // written since the last TrimHistory()
-  std::set<UserId> touched_users_;
 
   std::unique_ptr<Inbox> inbox_;  // the pool above the fold mark, and the acks not folded
   std::unique_ptr<Dedupe> dedupe_;  // (sender, cid) -> mid for the recent window

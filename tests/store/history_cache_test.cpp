@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <rocksdb/db.h>
+
 #include <fstream>
 
 #include "test_util.h"
@@ -11,7 +13,7 @@
 using namespace chatd;
 using chatd::testing::TempDir;
 
-TEST_CASE("history cache: pages backwards, ranges forwards, per-user index") {
+TEST_CASE("history cache: pages backwards, ranges forwards") {
   TempDir dir;
   std::unique_ptr<store::HistoryCache> h;
   bool rebuilt = true;
@@ -20,7 +22,7 @@ TEST_CASE("history cache: pages backwards, ranges forwards, per-user index") {
   CHECK(h->high_water() == 0);
   for (int mid = 1; mid <= 30; ++mid) {
     store::ConvId conv = mid % 3 == 0 ? 7 : 8;  // two conversations interleaved
-    h->Put(conv, mid, 1000 + mid, "m" + std::to_string(mid), conv == 8 ? 1 : 0, conv == 8 ? 2 : 0);
+    h->Put(conv, mid, 1000 + mid, "m" + std::to_string(mid));
   }
   REQUIRE(h->Flush().ok());
   CHECK(h->high_water() == 30);
@@ -40,13 +42,6 @@ TEST_CASE("history cache: pages backwards, ranges forwards, per-user index") {
   REQUIRE(h->Range(8, 20, 100, &page).ok());
   REQUIRE(page.size() == 6);  // 22 23 25 26 28 29: the mids above 20 not divisible by 3
   CHECK(page.front().mid == 22);
-  std::vector<std::pair<store::Mid, store::ConvId>> idx;
-  REQUIRE(h->UserIndex(2, 25, 100, &idx).ok());
-  REQUIRE(idx.size() == 3);  // 26 28 29
-  CHECK(idx[0] == std::make_pair(store::Mid{26}, store::ConvId{8}));
-  idx.clear();
-  REQUIRE(h->UserIndex(3, 0, 100, &idx).ok());
-  CHECK(idx.empty());
   store::HistoryCache::Entry e;
   REQUIRE(h->Get(8, 29, &e).ok());
   CHECK(e.json == "m29");
@@ -58,7 +53,7 @@ TEST_CASE("history cache: retention by count and age") {
   std::unique_ptr<store::HistoryCache> h;
   bool rebuilt = false;
   REQUIRE(store::HistoryCache::Open(dir / "h", "e", &h, &rebuilt).ok());
-  for (int mid = 1; mid <= 20; ++mid) h->Put(5, mid, mid * 10, "x", 1, 2);
+  for (int mid = 1; mid <= 20; ++mid) h->Put(5, mid, mid * 10, "x");
   REQUIRE(h->Flush().ok());
   REQUIRE(h->Trim(5, 8, 0).ok());
   std::vector<store::HistoryCache::Entry> page;
@@ -70,11 +65,6 @@ TEST_CASE("history cache: retention by count and age") {
   REQUIRE(h->Page(5, 0, 100, &page).ok());
   REQUIRE(page.size() == 3);
   CHECK(page.back().mid == 18);
-  REQUIRE(h->TrimUserIndex(1, 5).ok());
-  std::vector<std::pair<store::Mid, store::ConvId>> idx;
-  REQUIRE(h->UserIndex(1, 0, 100, &idx).ok());
-  REQUIRE(idx.size() == 5);
-  CHECK(idx.front().first == 16);
 }
 
 TEST_CASE("history cache: retention raises floors that survive a reopen, and only what it cut is below them") {
@@ -86,8 +76,8 @@ TEST_CASE("history cache: retention raises floors that survive a reopen, and onl
     store::Mid floor = -1;
     REQUIRE(h->Floor(5, &floor).ok());
     CHECK(floor == 0);  // never trimmed: complete from the start
-    for (int mid = 1; mid <= 20; ++mid) h->Put(5, mid, mid * 10, "x", 1, 2);
-    h->Put(6, 21, 210, "y", 0, 0);
+    for (int mid = 1; mid <= 20; ++mid) h->Put(5, mid, mid * 10, "x");
+    h->Put(6, 21, 210, "y");
     REQUIRE(h->Flush().ok());
     REQUIRE(h->Trim(5, 8, 0).ok());  // keeps 13..20
     REQUIRE(h->Floor(5, &floor).ok());
@@ -97,11 +87,6 @@ TEST_CASE("history cache: retention raises floors that survive a reopen, and onl
     CHECK(floor == 13);
     REQUIRE(h->Floor(6, &floor).ok());
     CHECK(floor == 0);  // other conversations are untouched
-    REQUIRE(h->TrimUserIndex(2, 3).ok());  // keeps 18..20
-    REQUIRE(h->UserIndexFloor(2, &floor).ok());
-    CHECK(floor == 18);
-    REQUIRE(h->UserIndexFloor(1, &floor).ok());
-    CHECK(floor == 0);
   }
   std::unique_ptr<store::HistoryCache> h;
   REQUIRE(store::HistoryCache::Open(dir / "h", "e", &h, &rebuilt).ok());
@@ -119,7 +104,7 @@ TEST_CASE("history cache: a foreign or damaged cache is moved aside and started 
   {
     std::unique_ptr<store::HistoryCache> h;
     REQUIRE(store::HistoryCache::Open(dir / "h", "epochA", &h, &rebuilt).ok());
-    h->Put(1, 1, 1, "x", 0, 0);
+    h->Put(1, 1, 1, "x");
     REQUIRE(h->Flush().ok());
   }
   {
@@ -127,7 +112,7 @@ TEST_CASE("history cache: a foreign or damaged cache is moved aside and started 
     REQUIRE(store::HistoryCache::Open(dir / "h", "epochB", &h, &rebuilt).ok());
     CHECK(rebuilt);
     CHECK(h->high_water() == 0);
-    h->Put(1, 5, 1, "y", 0, 0);
+    h->Put(1, 5, 1, "y");
     REQUIRE(h->Flush().ok());
   }
   // Damage: CURRENT points nowhere.
@@ -144,4 +129,43 @@ TEST_CASE("history cache: a foreign or damaged cache is moved aside and started 
     REQUIRE(store::HistoryCache::Open(dir / "h", "epochB", &h, &rebuilt).ok());
     CHECK_FALSE(rebuilt);
   }
+}
+
+TEST_CASE("history cache: a cache from before the per-user index was dropped loses its 'u' and 'g' keys") {
+  TempDir dir;
+  bool rebuilt = false;
+  auto key = [](char tag, uint64_t id, uint64_t mid) {
+    std::string k(1, tag);
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>(id >> (8 * i)));
+    for (int i = 7; i >= 0; --i) k.push_back(static_cast<char>(mid >> (8 * i)));
+    return k;
+  };
+  {
+    std::unique_ptr<store::HistoryCache> h;
+    REQUIRE(store::HistoryCache::Open(dir / "h", "e", &h, &rebuilt).ok());
+    h->Put(5, 1, 10, "kept");
+    REQUIRE(h->Flush().ok());
+  }
+  {
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options o;
+    REQUIRE(rocksdb::DB::Open(o, dir / "h", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), key('u', 2, 1), std::string(8, '\0')).ok());
+    REQUIRE(db->Put(rocksdb::WriteOptions(), std::string("g") + std::string(8, '\2'), std::string(8, '\0')).ok());
+  }
+  std::unique_ptr<store::HistoryCache> h;
+  REQUIRE(store::HistoryCache::Open(dir / "h", "e", &h, &rebuilt).ok());
+  CHECK_FALSE(rebuilt);
+  store::HistoryCache::Entry e;
+  REQUIRE(h->Get(5, 1, &e).ok());
+  CHECK(e.json == "kept");
+  h.reset();
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::Options(), dir / "h", &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  int left = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) left += it->key()[0] == 'u' || it->key()[0] == 'g';
+  CHECK(left == 0);
 }
