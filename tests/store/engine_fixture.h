@@ -28,6 +28,16 @@ inline int64_t Count(store::SqliteDb& db, const char* sql) {
   return st->Int(0);
 }
 
+// Runs `op` in a batch of its own, as the storage thread would; the first failure of the op or
+// of the commit.
+template <typename Op>
+util::Status InBatch(store::Engine* engine, Op op) {
+  REQUIRE(engine->BeginBatch().ok());
+  util::Status s = op();
+  util::Status c = engine->CommitBatch();
+  return s.ok() ? c : s;
+}
+
 struct EngineFixture {
   TempDir dir;
   util::ManualClock clock;
@@ -55,13 +65,9 @@ struct EngineFixture {
   store::CatchUpReader& pages() { return engine->pages(); }
   store::RoomStore& rooms() { return engine->rooms(); }
 
-  // Runs `op` in a batch of its own; the first failure of the op or of the commit.
   template <typename Op>
   util::Status InBatch(Op op) {
-    REQUIRE(engine->BeginBatch().ok());
-    util::Status s = op();
-    util::Status c = engine->CommitBatch();
-    return s.ok() ? c : s;
+    return chatd::testing::InBatch(engine.get(), op);
   }
   void Ack(const store::UserInfo& u, store::Mid upto) {
     REQUIRE(InBatch([&] { return ms().Ack(u.id, upto, clock.NowMs()); }).ok());

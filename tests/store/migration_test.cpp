@@ -40,10 +40,7 @@ struct OldDataDir {
   }
   template <typename Op>
   util::Status InBatch(Op op) {
-    REQUIRE(engine->BeginBatch().ok());
-    util::Status s = op();
-    util::Status c = engine->CommitBatch();
-    return s.ok() ? c : s;
+    return chatd::testing::InBatch(engine.get(), op);
   }
 };
 
