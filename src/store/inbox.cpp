@@ -14,10 +14,12 @@ constexpr const char* kFoldMark = "SELECT CAST(value AS INTEGER) FROM meta WHERE
 constexpr const char* kSetFoldMark = "UPDATE meta SET value = ?1 WHERE key = 'fold_log'";
 // The tail: 1:1 messages above the fold mark (a rowid range: the newest rows of the log).
 constexpr const char* kTailRows =
-    "SELECT mid, recipient_id, sender_id, length(CAST(text AS BLOB)) FROM messages "
+    "SELECT mid, recipient_id, sender_id, length(CAST(text AS BLOB)), conv_id FROM messages "
     "WHERE mid > ?1 AND recipient_id IS NOT NULL ORDER BY mid";
-constexpr const char* kAllMarks = "SELECT user_id, upto, ts FROM marks ORDER BY seq";
-constexpr const char* kInsertMark = "INSERT INTO marks (user_id, upto, ts) VALUES (?1, ?2, ?3)";
+constexpr const char* kAllMarks =
+    "SELECT k.user_id, k.upto, k.ts, coalesce(k.conv_id, 0), coalesce(c.kind, 0) FROM marks k "
+    "LEFT JOIN conversations c ON c.id = k.conv_id ORDER BY k.seq";
+constexpr const char* kInsertMark = "INSERT INTO marks (user_id, upto, ts, conv_id) VALUES (?1, ?2, ?3, ?4)";
 // Folded rows an ack covers: each one's sender, size, and whether it still waited for delivery
 // (a read marker may have delivered it).
 constexpr const char* kCovered =
@@ -27,7 +29,21 @@ constexpr const char* kAckedUpto = "SELECT acked_upto FROM users WHERE id = ?1";
 constexpr const char* kDeliverRange =
     "UPDATE deliveries SET delivered_at = ?4 WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND delivered_at IS NULL";
 constexpr const char* kSetAcked = "UPDATE users SET acked_upto = ?2 WHERE id = ?1 AND acked_upto < ?2";
-constexpr const char* kInsertDelivery = "INSERT INTO deliveries (user_id, mid, delivered_at) VALUES (?1, ?2, ?3)";
+constexpr const char* kInsertDelivery =
+    "INSERT INTO deliveries (user_id, mid, delivered_at, read_at) VALUES (?1, ?2, ?3, ?4)";
+// A read marker over older rows of a 1:1 conversation, and over the user's notifications.
+constexpr const char* kReadRange =
+    "UPDATE deliveries SET read_at = ?4, delivered_at = coalesce(delivered_at, ?4) "
+    "WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND read_at IS NULL "
+    "AND mid IN (SELECT mid FROM messages WHERE conv_id = ?5 AND mid > ?2 AND mid <= ?3)";
+constexpr const char* kReadNotices =
+    "UPDATE deliveries SET read_at = ?4, delivered_at = coalesce(delivered_at, ?4) "
+    "WHERE user_id = ?1 AND notice = 1 AND mid > ?2 AND mid <= ?3 AND read_at IS NULL";
+constexpr const char* kMemberRead = "SELECT read_upto FROM members WHERE user_id = ?1 AND conv_id = ?2";
+constexpr const char* kSetMemberRead =
+    "UPDATE members SET read_upto = ?3 WHERE user_id = ?1 AND conv_id = ?2 AND read_upto < ?3";
+constexpr const char* kFeedRead = "SELECT broadcast_read FROM users WHERE id = ?1";
+constexpr const char* kSetFeedRead = "UPDATE users SET broadcast_read = ?2 WHERE id = ?1 AND broadcast_read < ?2";
 constexpr const char* kClearMarks = "DELETE FROM marks";
 
 }  // namespace
@@ -52,12 +68,20 @@ Status Inbox::Prepare() {
                           {&deliver_range_, kDeliverRange},
                           {&set_acked_, kSetAcked},
                           {&insert_delivery_, kInsertDelivery},
-                          {&clear_marks_, kClearMarks}});
+                          {&clear_marks_, kClearMarks},
+                          {&read_range_, kReadRange},
+                          {&read_notices_, kReadNotices},
+                          {&member_read_, kMemberRead},
+                          {&set_member_read_, kSetMemberRead},
+                          {&feed_read_, kFeedRead},
+                          {&set_feed_read_, kSetFeedRead}});
 }
 
 Status Inbox::Reload() {
   tail_.clear();
   marks_.clear();
+  acked_.clear();
+  read_.clear();
   rows_ = marks_count_ = 0;
   Status s;
   {
@@ -68,25 +92,50 @@ Status Inbox::Reload() {
   {
     StmtScope st(tail_rows_.get());
     st->Bind(1, folded_);
-    while (st->Step(&s)) Add(st->Int(1), st->Int(0), st->Int(2), st->Int(3));
+    while (st->Step(&s)) Add(st->Int(1), st->Int(0), st->Int(2), st->Int(3), st->Int(4));
     if (!s.ok()) return s;
   }
   StmtScope st(all_marks_.get());
   while (st->Step(&s)) {
-    marks_[st->Int(0)].push_back(Mark{st->Int(1), st->Int(2)});
+    UserId user = st->Int(0);
+    Mark k{st->Int(1), st->Int(2), st->Int(3), static_cast<ConvKind>(st->Int(4))};
+    marks_[user].push_back(k);
     ++marks_count_;
+    if (k.conv == 0) {
+      acked_[user] = std::max(acked_[user], k.upto);
+    } else {
+      Mid& r = read_[{user, k.conv}];
+      r = std::max(r, k.upto);
+    }
   }
   return s;
 }
 
-void Inbox::Add(UserId recipient, Mid mid, UserId sender, int64_t bytes) {
-  tail_[recipient].push_back(Row{mid, sender, bytes});
+void Inbox::Add(UserId recipient, Mid mid, UserId sender, int64_t bytes, ConvId conv) {
+  tail_[recipient].push_back(Row{mid, sender, bytes, conv});
   ++rows_;
 }
 
 Mid Inbox::Cursor(UserId user, Mid acked) const {
-  auto it = marks_.find(user);
-  return it == marks_.end() || it->second.empty() ? acked : std::max(acked, it->second.back().upto);
+  auto it = acked_.find(user);
+  return it == acked_.end() ? acked : std::max(acked, it->second);
+}
+
+Mid Inbox::ReadCursor(UserId user, ConvId conv, Mid folded) const {
+  auto it = read_.find({user, conv});
+  return it == read_.end() ? folded : std::max(folded, it->second);
+}
+
+Status Inbox::Read(UserId user, ConvId conv, ConvKind kind, Mid upto, int64_t now_ms) {
+  StmtScope st(insert_mark_.get());
+  st->Bind(1, user).Bind(2, upto).Bind(3, now_ms).Bind(4, conv);
+  Status s = st->Run();
+  if (!s.ok()) return errors_->Record(s);
+  marks_[user].push_back(Mark{upto, now_ms, conv, kind});
+  ++marks_count_;
+  Mid& r = read_[{user, conv}];
+  r = std::max(r, upto);
+  return Status::Ok();
 }
 
 Status Inbox::Ack(UserId user, Mid acked, Mid upto, int64_t now_ms, Covered* out) {
@@ -112,10 +161,11 @@ Status Inbox::Ack(UserId user, Mid acked, Mid upto, int64_t now_ms, Covered* out
     for (auto r = from; r != rows.end() && r->mid <= upto; ++r) cover(r->sender, r->mid, r->bytes, true);
   }
   StmtScope st(insert_mark_.get());
-  st->Bind(1, user).Bind(2, upto).Bind(3, now_ms);
+  st->Bind(1, user).Bind(2, upto).Bind(3, now_ms).BindNull(4);
   if (!(s = st->Run()).ok()) return errors_->Record(s);
-  marks_[user].push_back(Mark{upto, now_ms});
+  marks_[user].push_back(Mark{upto, now_ms, 0, ConvKind::kDirect});
   ++marks_count_;
+  acked_[user] = std::max(acked_[user], upto);
   return Status::Ok();
 }
 
@@ -132,58 +182,115 @@ Status Inbox::Fold(Mid last_mid) {
   std::sort(users.begin(), users.end());
   static const std::vector<Row> kNoRows;
   static const std::vector<Mark> kNoMarks;
-  Status s;
   for (UserId user : users) {
     auto t = tail_.find(user);
     auto m = marks_.find(user);
-    const auto& rows = t == tail_.end() ? kNoRows : t->second;
-    const auto& marks = m == marks_.end() ? kNoMarks : m->second;
-    if (!marks.empty()) {
-      Mid prev = 0;
-      {
-        StmtScope st(acked_upto_.get());
-        st->Bind(1, user);
-        if (!st->Step(&s)) {
-          if (!s.ok()) return errors_->Record(s);
-          prev = -1;  // the user was deleted meanwhile: nothing of theirs to update
-        } else {
-          prev = st->Int(0);
-        }
-      }
-      if (prev >= 0) {
-        // Older rows (folded before) that the marks covered, each range with its mark's time.
-        for (const Mark& k : marks) {
-          Mid upto = std::min(k.upto, folded_);
-          if (upto > prev) {
-            StmtScope st(deliver_range_.get());
-            st->Bind(1, user).Bind(2, prev).Bind(3, upto).Bind(4, k.ts);
-            if (!(s = st->Run()).ok()) return errors_->Record(s);
-          }
-          prev = std::max(prev, k.upto);
-        }
-        StmtScope st(set_acked_.get());
-        st->Bind(1, user).Bind(2, marks.back().upto);
-        if (!(s = st->Run()).ok()) return errors_->Record(s);
-      }
-    }
-    // The tail's rows, delivered when the first mark that covers them was made.
-    size_t k = 0;
-    for (const Row& r : rows) {
-      while (k < marks.size() && marks[k].upto < r.mid) ++k;
-      StmtScope st(insert_delivery_.get());
-      st->Bind(1, user).Bind(2, r.mid);
-      if (k < marks.size()) st->Bind(3, marks[k].ts); else st->BindNull(3);
-      if (!(s = st->Run()).ok()) return errors_->Record(s);
-    }
+    Status s = FoldUser(user, t == tail_.end() ? kNoRows : t->second, m == marks_.end() ? kNoMarks : m->second);
+    if (!s.ok()) return s;
   }
+  Status s;
   if (marks_count_ > 0) {
     StmtScope st(clear_marks_.get());
     if (!(s = st->Run()).ok()) return errors_->Record(s);
   }
   tail_.clear();
   marks_.clear();
+  acked_.clear();
+  read_.clear();
   rows_ = marks_count_ = 0;
   return SetFoldMark(std::max(last_mid, folded_));
+}
+
+Status Inbox::FoldedRead(UserId user, ConvId conv, Mid* out) {
+  SqliteStmt* st = conv == kBroadcastConv ? feed_read_.get() : member_read_.get();
+  StmtScope scope(st);
+  st->Bind(1, user);
+  if (conv != kBroadcastConv) st->Bind(2, conv);
+  Status s;
+  if (st->Step(&s)) {
+    *out = st->Int(0);
+    return Status::Ok();
+  }
+  return s.ok() ? Status::NotFound("not a member") : errors_->Record(s);
+}
+
+Status Inbox::FoldUser(UserId user, const std::vector<Row>& rows, const std::vector<Mark>& marks) {
+  Status s;
+  Mid acked = 0;
+  {
+    StmtScope st(acked_upto_.get());
+    st->Bind(1, user);
+    if (!st->Step(&s)) return s.ok() ? Status::Ok() : errors_->Record(s);  // deleted meanwhile: nothing to keep
+    acked = st->Int(0);
+  }
+  // Older rows (folded before) that the marks cover, in the order the marks were made, each
+  // with its own time: the first mark that covers a row sets it.
+  Mid new_acked = acked;
+  std::map<ConvId, std::pair<Mid, bool>> reads;  // the read marker per conversation, moved?
+  std::map<ConvId, std::vector<std::pair<Mid, int64_t>>> read_marks;  // for the tail's rows
+  std::vector<std::pair<Mid, int64_t>> ack_marks;
+  for (const Mark& k : marks) {
+    Mid upto = std::min(k.upto, folded_);
+    if (k.conv == 0) {
+      if (upto > new_acked) {
+        StmtScope st(deliver_range_.get());
+        st->Bind(1, user).Bind(2, new_acked).Bind(3, upto).Bind(4, k.ts);
+        if (!(s = st->Run()).ok()) return errors_->Record(s);
+      }
+      new_acked = std::max(new_acked, k.upto);
+      ack_marks.emplace_back(k.upto, k.ts);
+      continue;
+    }
+    auto r = reads.find(k.conv);
+    if (r == reads.end()) {
+      Mid folded_read = 0;
+      s = FoldedRead(user, k.conv, &folded_read);
+      if (s.code() == util::Code::kNotFound) continue;  // left the room meanwhile
+      if (!s.ok()) return s;
+      r = reads.emplace(k.conv, std::make_pair(folded_read, false)).first;
+    }
+    Mid from = r->second.first;
+    if (upto > from && (k.kind == ConvKind::kDirect || k.conv == kBroadcastConv)) {
+      SqliteStmt* st = k.conv == kBroadcastConv ? read_notices_.get() : read_range_.get();
+      StmtScope scope(st);
+      st->Bind(1, user).Bind(2, from).Bind(3, upto).Bind(4, k.ts);
+      if (k.conv != kBroadcastConv) st->Bind(5, k.conv);
+      if (!(s = st->Run()).ok()) return errors_->Record(s);
+    }
+    if (k.upto > from) r->second = {k.upto, true};
+    read_marks[k.conv].emplace_back(k.upto, k.ts);
+  }
+  if (new_acked > acked) {
+    StmtScope st(set_acked_.get());
+    st->Bind(1, user).Bind(2, new_acked);
+    if (!(s = st->Run()).ok()) return errors_->Record(s);
+  }
+  for (const auto& [conv, read] : reads) {
+    if (!read.second) continue;
+    SqliteStmt* st = conv == kBroadcastConv ? set_feed_read_.get() : set_member_read_.get();
+    StmtScope scope(st);
+    if (conv == kBroadcastConv) st->Bind(1, user).Bind(2, read.first); else st->Bind(1, user).Bind(2, conv).Bind(3, read.first);
+    if (!(s = st->Run()).ok()) return errors_->Record(s);
+  }
+  // The tail's rows, delivered (and read) when the first mark that covers them was made. The
+  // marks' `upto` only grow (per conversation for reads), so the first covering is the lowest
+  // `upto` at or above the row.
+  auto first_covering = [](const std::vector<std::pair<Mid, int64_t>>& v, Mid mid) -> int64_t {
+    auto it = std::lower_bound(v.begin(), v.end(), mid, [](const std::pair<Mid, int64_t>& a, Mid m) { return a.first < m; });
+    return it == v.end() ? 0 : it->second;
+  };
+  for (const Row& row : rows) {
+    int64_t delivered = first_covering(ack_marks, row.mid);
+    int64_t read = 0;
+    if (auto rm = read_marks.find(row.conv); rm != read_marks.end()) read = first_covering(rm->second, row.mid);
+    if (read != 0 && (delivered == 0 || read < delivered)) delivered = read;
+    StmtScope st(insert_delivery_.get());
+    st->Bind(1, user).Bind(2, row.mid);
+    if (delivered != 0) st->Bind(3, delivered); else st->BindNull(3);
+    if (read != 0) st->Bind(4, read); else st->BindNull(4);
+    if (!(s = st->Run()).ok()) return errors_->Record(s);
+  }
+  return Status::Ok();
 }
 
 Status Inbox::Advance(Mid mid) {

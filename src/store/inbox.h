@@ -8,6 +8,9 @@
 //   - the `deliveries` rows (the pool as readers see it) of every message up to the fold mark
 //     (`meta.fold_log`), with delivered_at set from the marks that covered them;
 //   - users.acked_upto, and delivered_at on older rows the marks covered.
+// Read markers are marks too (with the conversation they read): the fold moves
+// members.read_upto (users.broadcast_read for the notification feed) and sets read_at on the
+// `deliveries` rows they cover.
 // Above the fold mark the pool lives here, in memory: the tail's rows per recipient and the
 // unfolded marks per user, both read back from SQLite by Reload() (at start and after a
 // rolled-back batch), so a crash loses nothing: the rows and marks were committed before the
@@ -45,8 +48,9 @@ class Inbox {
   // Whether anything of `user`'s waits for the fold.
   bool Holds(UserId user) const { return tail_.count(user) > 0 || marks_.count(user) > 0; }
 
-  // The 1:1 message `mid` to `recipient` (its `messages` row is written): pending for them.
-  void Add(UserId recipient, Mid mid, UserId sender, int64_t bytes);
+  // The 1:1 message `mid` of conversation `conv` to `recipient` (its `messages` row is
+  // written): pending for them.
+  void Add(UserId recipient, Mid mid, UserId sender, int64_t bytes, ConvId conv);
 
   // What an ack took out of the pool: the rows it covered, and per sender of those not yet
   // delivered the newest mid (their "delivered" receipt).
@@ -59,6 +63,11 @@ class Inbox {
   util::Status Ack(UserId user, Mid acked, Mid upto, int64_t now_ms, Covered* out);
   // The user's ack cursor raised by their unfolded marks (`acked` is users.acked_upto).
   Mid Cursor(UserId user, Mid acked) const;
+  // The user has read conversation `conv` (kBroadcastConv: the notification feed) up to
+  // `upto`: appends the mark.
+  util::Status Read(UserId user, ConvId conv, ConvKind kind, Mid upto, int64_t now_ms);
+  // The user's read marker of `conv` raised by their unfolded marks (`folded`: the table's).
+  Mid ReadCursor(UserId user, ConvId conv, Mid folded) const;
 
   // Folds everything waiting into the derived tables and moves the fold mark to `last_mid`
   // (rooms and broadcasts have nothing to fold). Runs inside the caller's transaction; a
@@ -76,21 +85,30 @@ class Inbox {
     Mid mid;
     UserId sender;
     int64_t bytes;
+    ConvId conv;
   };
   struct Mark {
     Mid upto;
     int64_t ts;
+    ConvId conv;  // 0: an ack; else the conversation read
+    ConvKind kind;
   };
+  util::Status FoldUser(UserId user, const std::vector<Row>& rows, const std::vector<Mark>& marks);
+  // The read marker of `conv` in SQLite (members.read_upto; users.broadcast_read for the feed).
+  util::Status FoldedRead(UserId user, ConvId conv, Mid* out);
 
   SqliteDb* db_;
   BatchError* errors_;
   Mid folded_ = 0;
   std::unordered_map<UserId, std::vector<Row>> tail_;    // per recipient, by mid
-  std::unordered_map<UserId, std::vector<Mark>> marks_;  // per user, by upto (cursors only grow)
+  std::unordered_map<UserId, std::vector<Mark>> marks_;  // per user, in the order they were made
+  std::unordered_map<UserId, Mid> acked_;                 // per user: the newest unfolded ack
+  std::map<std::pair<UserId, ConvId>, Mid> read_;         // per user and conversation: the newest read
   size_t rows_ = 0, marks_count_ = 0;
 
   std::unique_ptr<SqliteStmt> fold_mark_, set_fold_mark_, tail_rows_, all_marks_, insert_mark_, covered_, acked_upto_,
-      deliver_range_, set_acked_, insert_delivery_, clear_marks_;
+      deliver_range_, set_acked_, insert_delivery_, clear_marks_, read_range_, read_notices_, member_read_,
+      set_member_read_, feed_read_, set_feed_read_;
 };
 
 }  // namespace chatd::store

@@ -203,7 +203,7 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
   if (!s.ok()) return s;
   dedupe_->Add(req.sender.id, req.cid, mid, req.ts);
   if (!broadcast) {
-    inbox_->Add(recipient.id, mid, req.sender.id, bytes);  // its deliveries row comes with the fold
+    inbox_->Add(recipient.id, mid, req.sender.id, bytes, conv);  // its deliveries row comes with the fold
     auto& use = pool_use_[recipient.id];
     use.count += 1;
     use.bytes += bytes;

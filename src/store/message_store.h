@@ -94,6 +94,8 @@ class MessageStore {
   util::Status FoldPoolFor(UserId user);
   // Rows and acks waiting for the fold.
   size_t pool_waiting() const;
+  // The pool's tail and unfolded marks (RoomStore appends read markers to it).
+  Inbox& inbox() { return *inbox_; }
 
  private:
   MessageStore(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors, MessageLimits limits);

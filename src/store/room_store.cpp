@@ -7,6 +7,7 @@
 #include "proto/names.h"
 #include "store/accounts.h"
 #include "store/directory.h"
+#include "store/inbox.h"
 #include "store/message_store.h"
 #include "store/webhook_queue.h"
 
@@ -32,22 +33,13 @@ constexpr const char* kBroadcastUnread =
 constexpr const char* kNoticeUnread =
     "SELECT count(*) FROM (SELECT 1 FROM deliveries d WHERE d.user_id = ?1 AND d.notice = 1 "
     "  AND d.mid > (SELECT broadcast_read FROM users WHERE id = ?1) LIMIT 1000)";
-constexpr const char* kMarkNoticesRead =
-    "UPDATE deliveries SET read_at = ?4, delivered_at = coalesce(delivered_at, ?4) "
-    "WHERE user_id = ?1 AND notice = 1 AND mid > ?2 AND mid <= ?3 AND read_at IS NULL";
 constexpr const char* kRoomsOwned = "SELECT count(*) FROM conversations WHERE kind = 2 AND owner_id = ?1";
 constexpr const char* kIsInvited = "SELECT 1 FROM invites WHERE conv_id = ?1 AND user_id = ?2";
 constexpr const char* kInsertInvite =
     "INSERT OR REPLACE INTO invites (conv_id, user_id, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kDeleteMember = "DELETE FROM members WHERE user_id = ?1 AND conv_id = ?2";
 constexpr const char* kReadMarker = "SELECT read_upto FROM members WHERE user_id = ?1 AND conv_id = ?2";
-constexpr const char* kSetReadMarker = "UPDATE members SET read_upto = ?3 WHERE user_id = ?1 AND conv_id = ?2";
-constexpr const char* kMarkRead =
-    "UPDATE deliveries SET read_at = ?4, delivered_at = coalesce(delivered_at, ?4) "
-    "WHERE user_id = ?1 AND mid > ?2 AND mid <= ?3 AND read_at IS NULL "
-    "AND mid IN (SELECT mid FROM messages WHERE conv_id = ?5 AND mid > ?2 AND mid <= ?3)";
 constexpr const char* kBroadcastRead = "SELECT broadcast_read FROM users WHERE id = ?1";
-constexpr const char* kSetBroadcastRead = "UPDATE users SET broadcast_read = ?2 WHERE id = ?1";
 
 }  // namespace
 
@@ -75,17 +67,13 @@ Status RoomStore::Prepare() {
   return db_->PrepareAll({{&user_convs_, kUserConvs},
                           {&broadcast_unread_, kBroadcastUnread},
                           {&notice_unread_, kNoticeUnread},
-                          {&mark_notices_read_, kMarkNoticesRead},
                           {&rooms_owned_, kRoomsOwned},
                           {&is_invited_, kIsInvited},
                           {&insert_invite_, kInsertInvite},
                           {&delete_member_, kDeleteMember},
                           {&read_marker_, kReadMarker},
                           {&room_members_, kRoomMembers},
-                          {&set_read_marker_, kSetReadMarker},
-                          {&mark_read_, kMarkRead},
-                          {&broadcast_read_, kBroadcastRead},
-                          {&set_broadcast_read_, kSetBroadcastRead}});
+                          {&broadcast_read_, kBroadcastRead}});
 }
 
 Status RoomStore::Write(SqliteStmt* st) {
@@ -95,6 +83,9 @@ Status RoomStore::Write(SqliteStmt* st) {
 
 Status RoomStore::LoadUserState(UserId user, UserState* out) {
   *out = UserState{};
+  // Unread counts come from the read markers in SQLite: the user's unfolded ones go first.
+  Status folded = messages_->FoldPoolFor(user);
+  if (!folded.ok()) return folded;
   struct Conv {
     ConvId id;
     ConvKind kind;
@@ -223,9 +214,10 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
                        int64_t now_ms, ReadResult* out) {
   *out = ReadResult{};
   upto = std::min(upto, messages_->last_mid());
-  // Reading marks `deliveries` rows read (and delivered): the user's must all be there.
-  Status s = messages_->FoldPoolFor(user.id);
-  if (!s.ok()) return s;
+  // A read marker is appended (Inbox): the fold moves the marker in SQLite and marks the
+  // `deliveries` rows it covers read.
+  Inbox& inbox = messages_->inbox();
+  Status s;
   if (room == proto::kNotificationFeed) {
     out->kind = ConvKind::kBroadcast;
     Mid old = 0;
@@ -233,20 +225,11 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
       StmtScope st(broadcast_read_.get());
       st->Bind(1, user.id);
       if (!st->Step(&s)) return s.ok() ? Status::NotFound("no such user") : s;
-      old = st->Int(0);
+      old = inbox.ReadCursor(user.id, kBroadcastConv, st->Int(0));
     }
     out->upto = std::max(old, upto);
     if (upto <= old) return Status::Ok();
-    {
-      StmtScope st(set_broadcast_read_.get());
-      st->Bind(1, user.id).Bind(2, upto);
-      if (!(s = Write(set_broadcast_read_.get())).ok()) return s;
-    }
-    {
-      StmtScope st(mark_notices_read_.get());
-      st->Bind(1, user.id).Bind(2, old).Bind(3, upto).Bind(4, now_ms);
-      if (!(s = Write(mark_notices_read_.get())).ok()) return s;
-    }
+    if (!(s = inbox.Read(user.id, kBroadcastConv, ConvKind::kBroadcast, upto, now_ms)).ok()) return s;
     return ReadEvent(user, "", room, upto, now_ms);
   }
   ConvId conv = 0;
@@ -269,20 +252,11 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
     StmtScope st(read_marker_.get());
     st->Bind(1, user.id).Bind(2, conv);
     if (!st->Step(&s)) return s.ok() ? Status::NotFound("not a member") : s;
-    old = st->Int(0);
+    old = inbox.ReadCursor(user.id, conv, st->Int(0));
   }
   out->upto = std::max(old, upto);
   if (upto <= old) return Status::Ok();
-  {
-    StmtScope st(set_read_marker_.get());
-    st->Bind(1, user.id).Bind(2, conv).Bind(3, upto);
-    if (!(s = Write(set_read_marker_.get())).ok()) return s;
-  }
-  if (out->kind == ConvKind::kDirect) {
-    StmtScope st(mark_read_.get());
-    st->Bind(1, user.id).Bind(2, old).Bind(3, upto).Bind(4, now_ms).Bind(5, conv);
-    if (!(s = Write(mark_read_.get())).ok()) return s;
-  }
+  if (!(s = inbox.Read(user.id, conv, out->kind, upto, now_ms)).ok()) return s;
   return ReadEvent(user, out->peer.name, room_name, upto, now_ms);
 }
 

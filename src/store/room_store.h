@@ -66,8 +66,8 @@ class RoomStore {
   BatchError* errors_;
   int max_rooms_per_user_;
   WebhookQueue* webhooks_ = nullptr;
-  std::unique_ptr<SqliteStmt> user_convs_, broadcast_unread_, notice_unread_, mark_notices_read_, rooms_owned_, is_invited_, insert_invite_,
-      delete_member_, read_marker_, set_read_marker_, mark_read_, broadcast_read_, set_broadcast_read_,
+  std::unique_ptr<SqliteStmt> user_convs_, broadcast_unread_, notice_unread_, rooms_owned_, is_invited_, insert_invite_,
+      delete_member_, read_marker_, broadcast_read_,
       room_members_;
 };
 

@@ -149,21 +149,64 @@ TEST_CASE("pool: the quota counts the tail, and acks of the tail free it") {
   CHECK(f.ms().pool_waiting() > 0);  // all of it served from the tail, nothing folded
 }
 
-TEST_CASE("pool: read markers and a publish fold first, so the rows they mark exist") {
+TEST_CASE("pool: a read marker is appended, counts at once, and the fold marks the rows read") {
   Fixture f;
-  store::Mid m1 = f.SendOk(f.alice, "bob", "one");
-  store::ReadResult read;
-  REQUIRE(f.InBatch([&] { return f.rooms().Read(f.bob, "alice", "", m1, f.clock.NowMs(), &read); }).ok());
-  CHECK(f.Rows("SELECT count(*) FROM deliveries WHERE read_at IS NOT NULL AND delivered_at IS NOT NULL") == 1);
-  CHECK(f.ms().pool_waiting() == 0);
-  store::Mid m2 = f.SendOk(f.alice, "bob", "two");
+  store::Mid m1 = f.SendOk(f.alice, "bob", "folded first");
+  REQUIRE(f.engine->FoldPool().ok());
+  store::Mid m2 = f.SendOk(f.alice, "bob", "in the tail");
+  store::Mid m3 = f.SendOk(f.alice, "bob", "not read");
+  int64_t t1 = f.clock.NowMs();
+  auto read = [&](const std::string& with, const std::string& room, store::Mid upto) {
+    store::ReadResult r;
+    REQUIRE(f.InBatch([&] { return f.rooms().Read(f.bob, with, room, upto, f.clock.NowMs(), &r); }).ok());
+    return r.upto;
+  };
+  CHECK(read("alice", "", m2) == m2);
+  CHECK(f.Rows("SELECT count(*) FROM marks WHERE conv_id IS NOT NULL") == 1);
+  CHECK(f.Rows("SELECT read_upto FROM members WHERE user_id = 2 AND conv_id != 1") == 0);  // not folded yet
+  CHECK(read("alice", "", m1) == m2);  // behind the unfolded marker: nothing new
+  CHECK(f.Rows("SELECT count(*) FROM marks") == 1);
+  f.Open();  // as after kill -9: the marker is read back
+  CHECK(read("alice", "", m1) == m2);
+  f.clock.Advance(1000);
+  (void)f.AckReceipts(f.bob, m3);  // delivered after it was read: the read's time stays
+  REQUIRE(f.engine->FoldPool().ok());
+  CHECK(f.Rows("SELECT count(*) FROM marks") == 0);
+  CHECK(f.Rows("SELECT read_upto FROM members WHERE user_id = 2 AND conv_id != 1") == m2);
+  for (store::Mid m : {m1, m2}) {
+    store::DeliveryReport r;
+    REQUIRE(f.ms().DeliveryStatus(m, &r).ok());
+    CHECK(r.recipients[0].read_at == t1);
+    CHECK(r.recipients[0].delivered_at == t1);
+  }
+  store::DeliveryReport r3;
+  REQUIRE(f.ms().DeliveryStatus(m3, &r3).ok());
+  CHECK(r3.recipients[0].read_at == 0);
+  CHECK(r3.recipients[0].delivered_at == t1 + 1000);
+  store::UserState state;
+  REQUIRE(f.InBatch([&] { return f.rooms().LoadUserState(f.bob.id, &state); }).ok());
+  int64_t unread_alice = -1;
+  for (const auto& [name, n] : state.unread) {
+    if (name == "alice") unread_alice = n;
+  }
+  CHECK(unread_alice == 1);
+
+  // The notification feed: a publish folds first, so its rows exist; reading it is a mark too.
   store::PublishRequest pub;
   pub.to = {"bob"};
   pub.text = "notice";
   pub.ts = f.clock.NowMs();
   store::PublishResult published;
+  store::Mid m4 = f.SendOk(f.alice, "bob", "before the notice");
   REQUIRE(f.InBatch([&] { return f.ms().Publish(pub, "site", false, &published); }).ok());
   CHECK(f.FoldMark() == published.mid);
-  CHECK(f.Rows("SELECT count(*) FROM deliveries WHERE user_id = 2") == 3);
-  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m1, m2, published.mid});
+  CHECK(f.Rows("SELECT count(*) FROM deliveries WHERE user_id = 2") == 5);
+  CHECK(f.Pending(f.bob) == std::vector<store::Mid>{m4, published.mid});
+  CHECK(read("", "!notifications", published.mid) == published.mid);
+  CHECK(f.Rows("SELECT broadcast_read FROM users WHERE id = 2") == 0);
+  REQUIRE(f.engine->FoldPool().ok());
+  CHECK(f.Rows("SELECT broadcast_read FROM users WHERE id = 2") == published.mid);
+  std::string q = "SELECT count(*) FROM deliveries WHERE notice = 1 AND read_at IS NOT NULL AND mid = " +
+                  std::to_string(published.mid);
+  CHECK(f.Rows(q.c_str()) == 1);
 }
