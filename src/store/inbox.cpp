@@ -2,6 +2,7 @@
 #include "store/inbox.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace chatd::store {
 
@@ -98,7 +99,7 @@ Status Inbox::Reload() {
   StmtScope st(all_marks_.get());
   while (st->Step(&s)) {
     UserId user = st->Int(0);
-    Mark k{st->Int(1), st->Int(2), st->Int(3), static_cast<ConvKind>(st->Int(4))};
+    Mark k{st->Int(1), st->Int(2), st->Int(3), static_cast<ConvKind>(st->Int(4)), 0};
     marks_[user].push_back(k);
     ++marks_count_;
     if (k.conv == 0) {
@@ -108,7 +109,11 @@ Status Inbox::Reload() {
       r = std::max(r, k.upto);
     }
   }
-  return s;
+  if (!s.ok()) return s;
+  for (auto& [user, marks] : marks_) {
+    if (!(s = ChainMarks(user, &marks)).ok()) return s;
+  }
+  return Status::Ok();
 }
 
 void Inbox::Add(UserId recipient, Mid mid, UserId sender, int64_t bytes, ConvId conv) {
@@ -126,12 +131,12 @@ Mid Inbox::ReadCursor(UserId user, ConvId conv, Mid folded) const {
   return it == read_.end() ? folded : std::max(folded, it->second);
 }
 
-Status Inbox::Read(UserId user, ConvId conv, ConvKind kind, Mid upto, int64_t now_ms) {
+Status Inbox::Read(UserId user, ConvId conv, ConvKind kind, Mid from, Mid upto, int64_t now_ms) {
   StmtScope st(insert_mark_.get());
   st->Bind(1, user).Bind(2, upto).Bind(3, now_ms).Bind(4, conv);
   Status s = st->Run();
   if (!s.ok()) return errors_->Record(s);
-  marks_[user].push_back(Mark{upto, now_ms, conv, kind});
+  marks_[user].push_back(Mark{upto, now_ms, conv, kind, from});
   ++marks_count_;
   Mid& r = read_[{user, conv}];
   r = std::max(r, upto);
@@ -163,7 +168,7 @@ Status Inbox::Ack(UserId user, Mid acked, Mid upto, int64_t now_ms, Covered* out
   StmtScope st(insert_mark_.get());
   st->Bind(1, user).Bind(2, upto).Bind(3, now_ms).BindNull(4);
   if (!(s = st->Run()).ok()) return errors_->Record(s);
-  marks_[user].push_back(Mark{upto, now_ms, 0, ConvKind::kDirect});
+  marks_[user].push_back(Mark{upto, now_ms, 0, ConvKind::kDirect, acked});
   ++marks_count_;
   acked_[user] = std::max(acked_[user], upto);
   return Status::Ok();
@@ -214,67 +219,84 @@ Status Inbox::FoldedRead(UserId user, ConvId conv, Mid* out) {
   return s.ok() ? Status::NotFound("not a member") : errors_->Record(s);
 }
 
+Status Inbox::FoldedAck(UserId user, Mid* out) {
+  StmtScope st(acked_upto_.get());
+  st->Bind(1, user);
+  Status s;
+  if (st->Step(&s)) {
+    *out = st->Int(0);
+    return Status::Ok();
+  }
+  return s.ok() ? Status::NotFound("no such user") : errors_->Record(s);
+}
+
+Status Inbox::ChainMarks(UserId user, std::vector<Mark>* marks) {
+  std::map<ConvId, Mid> last;  // 0: the ack cursor
+  for (Mark& k : *marks) {
+    auto it = last.find(k.conv);
+    if (it == last.end()) {
+      Mid folded = 0;
+      Status s = k.conv == 0 ? FoldedAck(user, &folded) : FoldedRead(user, k.conv, &folded);
+      if (s.code() == util::Code::kNotFound) {
+        folded = std::numeric_limits<Mid>::max();  // gone: covers nothing
+      } else if (!s.ok()) {
+        return s;
+      }
+      it = last.emplace(k.conv, folded).first;
+    }
+    k.from = std::min(it->second, k.upto);
+    it->second = std::max(it->second, k.upto);
+  }
+  return Status::Ok();
+}
+
 Status Inbox::FoldUser(UserId user, const std::vector<Row>& rows, const std::vector<Mark>& marks) {
   Status s;
-  Mid acked = 0;
-  {
-    StmtScope st(acked_upto_.get());
-    st->Bind(1, user);
-    if (!st->Step(&s)) return s.ok() ? Status::Ok() : errors_->Record(s);  // deleted meanwhile: nothing to keep
-    acked = st->Int(0);
-  }
   // Older rows (folded before) that the marks cover, in the order the marks were made, each
-  // with its own time: the first mark that covers a row sets it.
-  Mid new_acked = acked;
-  std::map<ConvId, std::pair<Mid, bool>> reads;  // the read marker per conversation, moved?
+  // with its own time: the first mark that covers a row sets it. Each mark knows the cursor it
+  // moved from, so nothing is read here.
+  Mid new_acked = 0;
+  std::map<ConvId, Mid> reads;                                         // the new marker per conversation
   std::map<ConvId, std::vector<std::pair<Mid, int64_t>>> read_marks;  // for the tail's rows
   std::vector<std::pair<Mid, int64_t>> ack_marks;
   for (const Mark& k : marks) {
     Mid upto = std::min(k.upto, folded_);
     if (k.conv == 0) {
-      if (upto > new_acked) {
+      if (upto > k.from) {
         StmtScope st(deliver_range_.get());
-        st->Bind(1, user).Bind(2, new_acked).Bind(3, upto).Bind(4, k.ts);
+        st->Bind(1, user).Bind(2, k.from).Bind(3, upto).Bind(4, k.ts);
         if (!(s = st->Run()).ok()) return errors_->Record(s);
       }
       new_acked = std::max(new_acked, k.upto);
       ack_marks.emplace_back(k.upto, k.ts);
       continue;
     }
-    auto r = reads.find(k.conv);
-    if (r == reads.end()) {
-      Mid folded_read = 0;
-      s = FoldedRead(user, k.conv, &folded_read);
-      if (s.code() == util::Code::kNotFound) continue;  // left the room meanwhile
-      if (!s.ok()) return s;
-      r = reads.emplace(k.conv, std::make_pair(folded_read, false)).first;
-    }
-    Mid from = r->second.first;
-    if (upto > from && (k.kind == ConvKind::kDirect || k.conv == kBroadcastConv)) {
+    if (upto > k.from && (k.kind == ConvKind::kDirect || k.conv == kBroadcastConv)) {
       SqliteStmt* st = k.conv == kBroadcastConv ? read_notices_.get() : read_range_.get();
       StmtScope scope(st);
-      st->Bind(1, user).Bind(2, from).Bind(3, upto).Bind(4, k.ts);
+      st->Bind(1, user).Bind(2, k.from).Bind(3, upto).Bind(4, k.ts);
       if (k.conv != kBroadcastConv) st->Bind(5, k.conv);
       if (!(s = st->Run()).ok()) return errors_->Record(s);
     }
-    if (k.upto > from) r->second = {k.upto, true};
+    Mid& r = reads[k.conv];
+    r = std::max(r, k.upto);
     read_marks[k.conv].emplace_back(k.upto, k.ts);
   }
-  if (new_acked > acked) {
+  if (new_acked > 0) {
     StmtScope st(set_acked_.get());
     st->Bind(1, user).Bind(2, new_acked);
     if (!(s = st->Run()).ok()) return errors_->Record(s);
   }
-  for (const auto& [conv, read] : reads) {
-    if (!read.second) continue;
+  for (const auto& [conv, upto] : reads) {
     SqliteStmt* st = conv == kBroadcastConv ? set_feed_read_.get() : set_member_read_.get();
     StmtScope scope(st);
-    if (conv == kBroadcastConv) st->Bind(1, user).Bind(2, read.first); else st->Bind(1, user).Bind(2, conv).Bind(3, read.first);
+    if (conv == kBroadcastConv) st->Bind(1, user).Bind(2, upto); else st->Bind(1, user).Bind(2, conv).Bind(3, upto);
     if (!(s = st->Run()).ok()) return errors_->Record(s);
   }
   // The tail's rows, delivered (and read) when the first mark that covers them was made. The
   // marks' `upto` only grow (per conversation for reads), so the first covering is the lowest
-  // `upto` at or above the row.
+  // `upto` at or above the row. (Rows of a user deleted meanwhile are made too: purge removes
+  // rows without a user.)
   auto first_covering = [](const std::vector<std::pair<Mid, int64_t>>& v, Mid mid) -> int64_t {
     auto it = std::lower_bound(v.begin(), v.end(), mid, [](const std::pair<Mid, int64_t>& a, Mid m) { return a.first < m; });
     return it == v.end() ? 0 : it->second;

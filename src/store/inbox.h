@@ -65,7 +65,8 @@ class Inbox {
   Mid Cursor(UserId user, Mid acked) const;
   // The user has read conversation `conv` (kBroadcastConv: the notification feed) up to
   // `upto`: appends the mark.
-  util::Status Read(UserId user, ConvId conv, ConvKind kind, Mid upto, int64_t now_ms);
+  // `from`: the marker so far (ReadCursor).
+  util::Status Read(UserId user, ConvId conv, ConvKind kind, Mid from, Mid upto, int64_t now_ms);
   // The user's read marker of `conv` raised by their unfolded marks (`folded`: the table's).
   Mid ReadCursor(UserId user, ConvId conv, Mid folded) const;
 
@@ -92,8 +93,13 @@ class Inbox {
     int64_t ts;
     ConvId conv;  // 0: an ack; else the conversation read
     ConvKind kind;
+    Mid from;  // the cursor (or marker) it moved from: it covers (from, upto]
   };
+  // Sets each mark's `from` after they were read back: the previous mark's `upto`, or the
+  // table's cursor for the first (none: the user or membership is gone, it covers nothing).
+  util::Status ChainMarks(UserId user, std::vector<Mark>* marks);
   util::Status FoldUser(UserId user, const std::vector<Row>& rows, const std::vector<Mark>& marks);
+  util::Status FoldedAck(UserId user, Mid* out);
   // The read marker of `conv` in SQLite (members.read_upto; users.broadcast_read for the feed).
   util::Status FoldedRead(UserId user, ConvId conv, Mid* out);
 

@@ -229,7 +229,7 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
     }
     out->upto = std::max(old, upto);
     if (upto <= old) return Status::Ok();
-    if (!(s = inbox.Read(user.id, kBroadcastConv, ConvKind::kBroadcast, upto, now_ms)).ok()) return s;
+    if (!(s = inbox.Read(user.id, kBroadcastConv, ConvKind::kBroadcast, old, upto, now_ms)).ok()) return s;
     return ReadEvent(user, "", room, upto, now_ms);
   }
   ConvId conv = 0;
@@ -256,7 +256,7 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
   }
   out->upto = std::max(old, upto);
   if (upto <= old) return Status::Ok();
-  if (!(s = inbox.Read(user.id, conv, out->kind, upto, now_ms)).ok()) return s;
+  if (!(s = inbox.Read(user.id, conv, out->kind, old, upto, now_ms)).ok()) return s;
   return ReadEvent(user, out->peer.name, room_name, upto, now_ms);
 }
 

@@ -52,7 +52,7 @@ class StorageThread final : public Storage {
     Done done;
   };
   void Loop();
-  void RunBatch(std::vector<Job>* jobs);
+  void RunBatch(std::vector<Job>* jobs, bool fold);
   void FoldPool();
 
   Engine* engine_;
