@@ -18,7 +18,7 @@
 #pragma once
 
 #include <memory>
-#include <set>
+#include <unordered_set>
 #include <string>
 #include <unordered_map>
 
@@ -124,7 +124,7 @@ class MessageStore {
   // Undelivered rows per recipient, counted once from the pool on the first send to them, then
   // kept by each send and ack (O(1) per send); dropped by Reload() (a rolled-back batch).
   std::unordered_map<UserId, PoolUse> pool_use_;
-  std::set<ConvId> touched_convs_;                // written since the last TrimHistory()
+  std::unordered_set<ConvId> touched_convs_;  // written since the last TrimHistory()
 
   std::unique_ptr<Inbox> inbox_;  // the pool above the fold mark, and the acks not folded
   std::unique_ptr<Dedupe> dedupe_;  // (sender, cid) -> mid for the recent window
