@@ -33,6 +33,13 @@
 
 namespace chatd::store {
 
+// For readers of the tables on other connections (stats, the webhook thread): a user's ack
+// cursor, users.acked_upto raised by their acks waiting for the fold (the marks without a
+// conversation: those with one are read markers), for the users row aliased `u`.
+#define CHATD_ACK_CURSOR                                                                                          \
+  "max(coalesce(u.acked_upto, 0), coalesce((SELECT max(k.upto) FROM marks k WHERE k.user_id = u.id AND k.conv_id " \
+  "IS NULL), 0))"
+
 class Inbox {
  public:
   static util::Status Open(SqliteDb* db, BatchError* errors, std::unique_ptr<Inbox>* out);

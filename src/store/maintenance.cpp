@@ -6,6 +6,8 @@
 
 #include <memory>
 
+#include "store/inbox.h"
+
 namespace chatd::store {
 
 using util::Status;
@@ -36,12 +38,11 @@ constexpr const char* kDeleteMessages =
 
 // Folded rows above each user's cursor, and the 1:1 messages above the fold mark (their rows
 // are not made yet) above it; the cursor counts the acks waiting for the fold too.
-#define CHATD_CURSOR "max(u.acked_upto, coalesce((SELECT max(k.upto) FROM marks k WHERE k.user_id = u.id), 0))"
 constexpr const char* kUndelivered =
-    "SELECT (SELECT count(*) FROM deliveries d JOIN users u ON u.id = d.user_id WHERE d.mid > " CHATD_CURSOR ") + "
+    "SELECT (SELECT count(*) FROM deliveries d JOIN users u ON u.id = d.user_id WHERE d.mid > " CHATD_ACK_CURSOR ") + "
     "(SELECT count(*) FROM messages m JOIN users u ON u.id = m.recipient_id "
-    " WHERE m.mid > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fold_log') AND m.mid > " CHATD_CURSOR ")";
-#undef CHATD_CURSOR
+    " WHERE m.mid > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fold_log') AND m.mid > " CHATD_ACK_CURSOR
+    ")";
 
 Status RunCount(SqliteDb* db, const char* sql, int64_t arg, bool bind, int64_t* changed) {
   std::unique_ptr<SqliteStmt> st;

@@ -2,6 +2,7 @@
 #include "store/webhook_queue.h"
 
 #include "proto/frames.h"
+#include "store/inbox.h"
 
 namespace chatd::store {
 
@@ -18,7 +19,7 @@ constexpr const char* kAddCheck = "INSERT INTO webhook_checks (due_at, user_id, 
 // and purged messages come back as NULLs.
 constexpr const char* kDueChecks =
     "SELECT c.id, c.mid, u.name, "
-    "       max(coalesce(u.acked_upto, 0), coalesce((SELECT max(k.upto) FROM marks k WHERE k.user_id = c.user_id), 0)), "
+    "       " CHATD_ACK_CURSOR ", "
     "       d.delivered_at IS NOT NULL, m.mid IS NOT NULL, "
     "       coalesce(m.kind, 0), coalesce(m.title, ''), coalesce(m.text, ''), coalesce(m.ts, 0), "
     "       coalesce(s.name, '') "

@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include "store/engine_fixture.h"
+#include "store/maintenance.h"
 #include "store/sqlite_db.h"
+#include "store/webhook_queue.h"
 
 using namespace chatd;
 using chatd::testing::Count;
@@ -209,4 +211,27 @@ TEST_CASE("pool: a read marker is appended, counts at once, and the fold marks t
   std::string q = "SELECT count(*) FROM deliveries WHERE notice = 1 AND read_at IS NOT NULL AND mid = " +
                   std::to_string(published.mid);
   CHECK(f.Rows(q.c_str()) == 1);
+}
+
+TEST_CASE("pool: a read marker waiting for the fold is no ack: stats and the undelivered check still count it") {
+  store::EngineOptions o;
+  o.webhooks = true;
+  o.undelivered_after_ms = 1000;
+  Fixture f{o};
+  store::Mid m = f.SendOk(f.alice, "bob", "read on another device, never acked");
+  store::ReadResult read;
+  REQUIRE(f.InBatch([&] { return f.rooms().Read(f.bob, "alice", "", m, f.clock.NowMs(), &read); }).ok());
+  REQUIRE(f.Rows("SELECT count(*) FROM marks WHERE conv_id IS NOT NULL") == 1);
+  store::Stats stats;
+  REQUIRE(store::CollectStats(&f.engine->db(), f.dir / "chatd.db", f.dir / "history", &stats).ok());
+  CHECK(stats.undelivered == 1);
+  // The webhook thread's check, on its own connection.
+  std::unique_ptr<store::SqliteDb> db;
+  REQUIRE(store::SqliteDb::Open(f.dir / "chatd.db", &db).ok());
+  std::unique_ptr<store::WebhookQueue> q;
+  REQUIRE(store::WebhookQueue::Open(db.get(), nullptr, &q).ok());
+  f.clock.Advance(1000);
+  int made = 0;
+  REQUIRE(q->MakeDueEvents(f.clock.NowMs(), 100, &made).ok());
+  CHECK(made == 1);
 }
