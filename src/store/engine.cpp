@@ -105,6 +105,8 @@ Status Engine::FoldPool() {
 
 size_t Engine::pool_waiting() const { return messages_->pool_waiting(); }
 
+bool Engine::fold_pending() const { return messages_->fold_pending(); }
+
 Engine::~Engine() {
   if (in_batch_) AbortBatch();
 }

@@ -107,6 +107,7 @@ class Engine {
   // does that every second or when enough is waiting).
   util::Status FoldPool();
   size_t pool_waiting() const;
+  bool fold_pending() const;
 
   // A cheap query that proves the database answers (for /healthz).
   util::Status Ping();

@@ -117,11 +117,13 @@ Status MessageStore::Reload() {
   return inbox_->Reload();
 }
 
-Status MessageStore::FoldPool() { return inbox_->empty() ? Status::Ok() : inbox_->Fold(last_mid_); }
+Status MessageStore::FoldPool() { return fold_pending() ? inbox_->Fold(last_mid_) : Status::Ok(); }
 
 Status MessageStore::FoldPoolFor(UserId user) { return inbox_->Holds(user) ? FoldPool() : Status::Ok(); }
 
 size_t MessageStore::pool_waiting() const { return inbox_->waiting(); }
+
+bool MessageStore::fold_pending() const { return !inbox_->empty() || inbox_->folded() < last_mid_; }
 
 Status MessageStore::PoolUsage(UserId user, int64_t* count, int64_t* bytes) {
   auto it = pool_use_.find(user);

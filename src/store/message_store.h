@@ -94,6 +94,9 @@ class MessageStore {
   util::Status FoldPoolFor(UserId user);
   // Rows and acks waiting for the fold.
   size_t pool_waiting() const;
+  // Something for the fold to do: rows or marks waiting, or the fold mark behind the newest
+  // message (rooms and broadcasts leave nothing else; the mark bounds what a start reads back).
+  bool fold_pending() const;
   // The pool's tail and unfolded marks (RoomStore appends read markers to it).
   Inbox& inbox() { return *inbox_; }
 

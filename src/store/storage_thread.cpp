@@ -101,7 +101,7 @@ void StorageThread::Loop() {
       FoldPool();  // no batch to carry it
     }
     now = std::chrono::steady_clock::now();
-    if (engine_->pool_waiting() == 0) {
+    if (!engine_->fold_pending()) {
       next_fold = std::chrono::steady_clock::time_point::max();
     } else if (fold_due || next_fold == std::chrono::steady_clock::time_point::max()) {
       next_fold = now + kFoldEvery;
@@ -125,7 +125,7 @@ void StorageThread::Loop() {
 }
 
 void StorageThread::FoldPool() {
-  if (engine_->pool_waiting() == 0) return;
+  if (!engine_->fold_pending()) return;
   Status s = engine_->FoldPool();
   // A full disk fails the fold as it fails batches; the next try comes a second later.
   if (!s.ok() && fold_failures_++ == 0) LOG_WARN("folding the offline pool failed: %s (retried)", s.ToString().c_str());
@@ -146,7 +146,7 @@ void StorageThread::RunBatch(std::vector<Job>* jobs, bool fold) {
     }
     engine_->set_storage_full(full);
   }
-  Status commit = RunJobs(engine_, jobs, fold && engine_->pool_waiting() > 0);
+  Status commit = RunJobs(engine_, jobs, fold && engine_->fold_pending());
   // A full disk fails every batch until space returns: say so once, then once when it is over.
   if (!commit.ok()) {
     if (failed_batches_++ == 0) {

@@ -235,3 +235,21 @@ TEST_CASE("pool: a read marker waiting for the fold is no ack: stats and the und
   REQUIRE(q->MakeDueEvents(f.clock.NowMs(), 100, &made).ok());
   CHECK(made == 1);
 }
+
+TEST_CASE("pool: the fold mark follows room and broadcast messages too, so a start reads back little") {
+  Fixture f;
+  store::JoinResult j;
+  REQUIRE(f.InBatch([&] { return f.rooms().Join(f.alice, "lobby", false, f.clock.NowMs(), &j); }).ok());
+  store::Mid last = 0;
+  for (int i = 0; i < 3; ++i) {
+    store::SendResult r;
+    store::SendRequest req{f.alice, "r" + std::to_string(i), "", "lobby", "to the room", f.clock.NowMs()};
+    REQUIRE(f.InBatch([&] { return f.ms().Send(req, false, f.clock.NowMs(), &r); }).ok());
+    last = r.mid;
+  }
+  CHECK(f.ms().pool_waiting() == 0);  // nothing of anyone's pool
+  CHECK(f.engine->fold_pending());    // but the mark is behind
+  REQUIRE(f.engine->FoldPool().ok());
+  CHECK(f.FoldMark() == last);
+  CHECK_FALSE(f.engine->fold_pending());
+}

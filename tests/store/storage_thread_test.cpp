@@ -9,6 +9,8 @@
 
 #include "store/accounts.h"
 #include "store/engine.h"
+#include "store/message_store.h"
+#include "store/sqlite_db.h"
 #include "test_util.h"
 
 using namespace chatd;
@@ -122,4 +124,41 @@ TEST_CASE("storage thread: below the free-space floor the engine is told to refu
                  [&](const util::Status&) { done = true; });
   REQUIRE(DrainUntil(completions, [&] { return done; }));
   CHECK(result->code() == util::Code::kStorageFull);
+}
+
+TEST_CASE("storage thread: the fold mark moves past room and broadcast traffic on its own") {
+  TempDir dir;
+  util::SystemClock clock;
+  auto engine = chatd::testing::OpenEngine(dir, &clock);
+  REQUIRE(engine);
+  store::UserInfo admin;
+  REQUIRE(engine->accounts().CreateUser("root", "", true, 1, &admin).ok());
+  util::CompletionQueue completions;
+  store::StorageThread storage(engine.get(), &completions, {});
+  auto mid = std::make_shared<store::Mid>(0);
+  bool answered = false;
+  storage.Submit(
+      [admin, mid](store::Engine& e) {
+        store::SendResult r;
+        if (e.messages().Send({admin, "b1", "*", "", "to everyone", 1}, false, 1, &r).ok()) *mid = r.mid;
+      },
+      [&](const util::Status&) { answered = true; });
+  REQUIRE(DrainUntil(completions, [&] { return answered; }));
+  REQUIRE(*mid > 0);
+  // Another connection watches the mark (the engine's belongs to the storage thread).
+  std::unique_ptr<store::SqliteDb> db;
+  REQUIRE(store::SqliteDb::Open(dir / "chatd.db", &db).ok());
+  auto mark = [&] {
+    std::unique_ptr<store::SqliteStmt> st;
+    REQUIRE(db->Prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'fold_log'", &st).ok());
+    util::Status s;
+    REQUIRE(st->Step(&s));
+    return st->Int(0);
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (mark() < *mid && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(mark() == *mid);
+  storage.Stop();
 }
