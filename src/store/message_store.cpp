@@ -73,9 +73,9 @@ constexpr size_t kMaxPoolUsers = 100000;
 Status MessageStore::Open(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors,
                           MessageLimits limits, int64_t now_ms, std::unique_ptr<MessageStore>* out) {
   std::unique_ptr<MessageStore> m(new MessageStore(db, directory, history, errors, limits));
-  Status s = m->Prepare(now_ms);
+  Status s = m->Prepare(now_ms);  // the Inbox and the dedupe window read their state here
   if (!s.ok()) return s;
-  if (!(s = m->Reload()).ok()) return s;
+  if (!(s = m->LoadLastMid()).ok()) return s;
   *out = std::move(m);
   return Status::Ok();
 }
@@ -106,12 +106,18 @@ Status MessageStore::Prepare(int64_t now_ms) {
                           {&message_by_mid_, kMessageByMid}});
 }
 
-Status MessageStore::Reload() {
+Status MessageStore::LoadLastMid() {
   std::unique_ptr<SqliteStmt> st;
   Status s = db_->Prepare(kLastMid, &st);
   if (!s.ok()) return s;
   if (!st->Step(&s)) return s;
   last_mid_ = st->Int(0);
+  return Status::Ok();
+}
+
+Status MessageStore::Reload() {
+  Status s = LoadLastMid();
+  if (!s.ok()) return s;
   pool_use_.clear();
   history_->Discard();
   return inbox_->Reload();

@@ -103,6 +103,7 @@ class MessageStore {
  private:
   MessageStore(SqliteDb* db, Directory* directory, HistoryCache* history, BatchError* errors, MessageLimits limits);
   util::Status Prepare(int64_t now_ms);
+  util::Status LoadLastMid();
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
   util::Status Insert(Mid mid, ConvId conv, const SendRequest& req, UserId recipient);
   // The "!notifications" history: broadcasts and the user's notifications, newest first.
