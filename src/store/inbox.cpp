@@ -98,16 +98,7 @@ Status Inbox::Reload() {
   }
   StmtScope st(all_marks_.get());
   while (st->Step(&s)) {
-    UserId user = st->Int(0);
-    Mark k{st->Int(1), st->Int(2), st->Int(3), static_cast<ConvKind>(st->Int(4)), 0};
-    marks_[user].push_back(k);
-    ++marks_count_;
-    if (k.conv == 0) {
-      acked_[user] = std::max(acked_[user], k.upto);
-    } else {
-      Mid& r = read_[{user, k.conv}];
-      r = std::max(r, k.upto);
-    }
+    Remember(st->Int(0), Mark{st->Int(1), st->Int(2), st->Int(3), static_cast<ConvKind>(st->Int(4)), 0});
   }
   if (!s.ok()) return s;
   for (auto& [user, marks] : marks_) {
@@ -136,11 +127,15 @@ Status Inbox::Read(UserId user, ConvId conv, ConvKind kind, Mid from, Mid upto, 
   st->Bind(1, user).Bind(2, upto).Bind(3, now_ms).Bind(4, conv);
   Status s = st->Run();
   if (!s.ok()) return errors_->Record(s);
-  marks_[user].push_back(Mark{upto, now_ms, conv, kind, from});
-  ++marks_count_;
-  Mid& r = read_[{user, conv}];
-  r = std::max(r, upto);
+  Remember(user, Mark{upto, now_ms, conv, kind, from});
   return Status::Ok();
+}
+
+void Inbox::Remember(UserId user, const Mark& k) {
+  marks_[user].push_back(k);
+  ++marks_count_;
+  Mid& cursor = k.conv == 0 ? acked_[user] : read_[{user, k.conv}];
+  cursor = std::max(cursor, k.upto);
 }
 
 Status Inbox::Ack(UserId user, Mid acked, Mid upto, int64_t now_ms, Covered* out) {
@@ -168,9 +163,7 @@ Status Inbox::Ack(UserId user, Mid acked, Mid upto, int64_t now_ms, Covered* out
   StmtScope st(insert_mark_.get());
   st->Bind(1, user).Bind(2, upto).Bind(3, now_ms).BindNull(4);
   if (!(s = st->Run()).ok()) return errors_->Record(s);
-  marks_[user].push_back(Mark{upto, now_ms, 0, ConvKind::kDirect, acked});
-  ++marks_count_;
-  acked_[user] = std::max(acked_[user], upto);
+  Remember(user, Mark{upto, now_ms, 0, ConvKind::kDirect, acked});
   return Status::Ok();
 }
 
@@ -206,28 +199,18 @@ Status Inbox::Fold(Mid last_mid) {
   return SetFoldMark(std::max(last_mid, folded_));
 }
 
-Status Inbox::FoldedRead(UserId user, ConvId conv, Mid* out) {
-  SqliteStmt* st = conv == kBroadcastConv ? feed_read_.get() : member_read_.get();
+Status Inbox::FoldedCursor(UserId user, ConvId conv, Mid* out) {
+  bool member = conv != 0 && conv != kBroadcastConv;
+  SqliteStmt* st = conv == 0 ? acked_upto_.get() : member ? member_read_.get() : feed_read_.get();
   StmtScope scope(st);
   st->Bind(1, user);
-  if (conv != kBroadcastConv) st->Bind(2, conv);
+  if (member) st->Bind(2, conv);
   Status s;
   if (st->Step(&s)) {
     *out = st->Int(0);
     return Status::Ok();
   }
-  return s.ok() ? Status::NotFound("not a member") : errors_->Record(s);
-}
-
-Status Inbox::FoldedAck(UserId user, Mid* out) {
-  StmtScope st(acked_upto_.get());
-  st->Bind(1, user);
-  Status s;
-  if (st->Step(&s)) {
-    *out = st->Int(0);
-    return Status::Ok();
-  }
-  return s.ok() ? Status::NotFound("no such user") : errors_->Record(s);
+  return s.ok() ? Status::NotFound(member ? "not a member" : "no such user") : errors_->Record(s);
 }
 
 Status Inbox::ChainMarks(UserId user, std::vector<Mark>* marks) {
@@ -236,7 +219,7 @@ Status Inbox::ChainMarks(UserId user, std::vector<Mark>* marks) {
     auto it = last.find(k.conv);
     if (it == last.end()) {
       Mid folded = 0;
-      Status s = k.conv == 0 ? FoldedAck(user, &folded) : FoldedRead(user, k.conv, &folded);
+      Status s = FoldedCursor(user, k.conv, &folded);
       if (s.code() == util::Code::kNotFound) {
         folded = std::numeric_limits<Mid>::max();  // gone: covers nothing
       } else if (!s.ok()) {

@@ -105,10 +105,12 @@ class Inbox {
   // Sets each mark's `from` after they were read back: the previous mark's `upto`, or the
   // table's cursor for the first (none: the user or membership is gone, it covers nothing).
   util::Status ChainMarks(UserId user, std::vector<Mark>* marks);
+  // A mark made (or read back): kept for the fold, and the user's cursor raised.
+  void Remember(UserId user, const Mark& k);
   util::Status FoldUser(UserId user, const std::vector<Row>& rows, const std::vector<Mark>& marks);
-  util::Status FoldedAck(UserId user, Mid* out);
-  // The read marker of `conv` in SQLite (members.read_upto; users.broadcast_read for the feed).
-  util::Status FoldedRead(UserId user, ConvId conv, Mid* out);
+  // The cursor in SQLite: users.acked_upto (conv 0), members.read_upto, users.broadcast_read
+  // (kBroadcastConv, the feed). NotFound: the user or the membership is gone.
+  util::Status FoldedCursor(UserId user, ConvId conv, Mid* out);
 
   SqliteDb* db_;
   BatchError* errors_;
