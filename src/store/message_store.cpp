@@ -153,7 +153,9 @@ Status MessageStore::Insert(Mid mid, ConvId conv, const SendRequest& req, UserId
   st->Bind(1, mid).Bind(2, conv).Bind(3, req.sender.id).Bind(4, req.cid).Bind(5, req.text).Bind(6, req.ts);
   if (recipient != 0) st->Bind(7, recipient); else st->BindNull(7);
   Status s = st->Run();
-  return s.ok() ? s : errors_->Record(s);
+  if (!s.ok()) return errors_->Record(s);
+  dedupe_->Add(req.sender.id, req.cid, mid, req.ts);
+  return s;
 }
 
 Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now_ms, SendResult* out) {
@@ -172,7 +174,6 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
     if (storage_full) return Status::StorageFull("the server is out of disk space; try again later");
     Mid mid = last_mid_ + 1;
     if (!(s = Insert(mid, room.conv, req, 0)).ok()) return s;
-    dedupe_->Add(req.sender.id, req.cid, mid, req.ts);
     last_mid_ = mid;
     out->json = std::make_shared<const std::string>(
         proto::EncodeMessage({mid, req.sender.name, "", room.name, req.text, req.ts}));
@@ -209,7 +210,6 @@ Status MessageStore::Send(const SendRequest& req, bool storage_full, int64_t now
   Mid mid = last_mid_ + 1;
   Status s = Insert(mid, conv, req, broadcast ? 0 : recipient.id);
   if (!s.ok()) return s;
-  dedupe_->Add(req.sender.id, req.cid, mid, req.ts);
   if (!broadcast) {
     inbox_->Add(recipient.id, mid, req.sender.id, bytes, conv);  // its deliveries row comes with the fold
     auto& use = pool_use_[recipient.id];

@@ -105,6 +105,7 @@ class MessageStore {
   util::Status Prepare(int64_t now_ms);
   util::Status LoadLastMid();
   util::Status PoolUsage(UserId user, int64_t* count, int64_t* bytes);
+  // Writes a chat message's row and remembers its (sender, cid) in the dedupe window.
   util::Status Insert(Mid mid, ConvId conv, const SendRequest& req, UserId recipient);
   // The "!notifications" history: broadcasts and the user's notifications, newest first.
   util::Status NotificationHistory(const UserInfo& user, Mid before, int limit,
