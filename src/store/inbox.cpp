@@ -117,9 +117,11 @@ Mid Inbox::Cursor(UserId user, Mid acked) const {
   return it == acked_.end() ? acked : std::max(acked, it->second);
 }
 
-Mid Inbox::ReadCursor(UserId user, ConvId conv, Mid folded) const {
-  auto it = read_.find({user, conv});
-  return it == read_.end() ? folded : std::max(folded, it->second);
+Status Inbox::ReadMarker(UserId user, ConvId conv, Mid* out) {
+  Status s = FoldedCursor(user, conv, out);
+  if (!s.ok()) return s;
+  if (auto it = read_.find({user, conv}); it != read_.end()) *out = std::max(*out, it->second);
+  return Status::Ok();
 }
 
 Status Inbox::Read(UserId user, ConvId conv, ConvKind kind, Mid from, Mid upto, int64_t now_ms) {
@@ -210,7 +212,7 @@ Status Inbox::FoldedCursor(UserId user, ConvId conv, Mid* out) {
     *out = st->Int(0);
     return Status::Ok();
   }
-  return s.ok() ? Status::NotFound(member ? "not a member" : "no such user") : errors_->Record(s);
+  return s.ok() ? Status::NotFound(member ? "not a member" : "no such user") : s;
 }
 
 Status Inbox::ChainMarks(UserId user, std::vector<Mark>* marks) {

@@ -74,8 +74,9 @@ class Inbox {
   // `upto`: appends the mark.
   // `from`: the marker so far (ReadCursor).
   util::Status Read(UserId user, ConvId conv, ConvKind kind, Mid from, Mid upto, int64_t now_ms);
-  // The user's read marker of `conv` raised by their unfolded marks (`folded`: the table's).
-  Mid ReadCursor(UserId user, ConvId conv, Mid folded) const;
+  // The user's read marker of `conv` (kBroadcastConv: the notification feed): the table's,
+  // raised by their unfolded marks. NotFound: the user or the membership is gone.
+  util::Status ReadMarker(UserId user, ConvId conv, Mid* out);
 
   // Folds everything waiting into the derived tables and moves the fold mark to `last_mid`
   // (rooms and broadcasts have nothing to fold). Runs inside the caller's transaction; a

@@ -38,8 +38,6 @@ constexpr const char* kIsInvited = "SELECT 1 FROM invites WHERE conv_id = ?1 AND
 constexpr const char* kInsertInvite =
     "INSERT OR REPLACE INTO invites (conv_id, user_id, invited_by, created_at) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kDeleteMember = "DELETE FROM members WHERE user_id = ?1 AND conv_id = ?2";
-constexpr const char* kReadMarker = "SELECT read_upto FROM members WHERE user_id = ?1 AND conv_id = ?2";
-constexpr const char* kBroadcastRead = "SELECT broadcast_read FROM users WHERE id = ?1";
 
 }  // namespace
 
@@ -71,9 +69,7 @@ Status RoomStore::Prepare() {
                           {&is_invited_, kIsInvited},
                           {&insert_invite_, kInsertInvite},
                           {&delete_member_, kDeleteMember},
-                          {&read_marker_, kReadMarker},
-                          {&room_members_, kRoomMembers},
-                          {&broadcast_read_, kBroadcastRead}});
+                          {&room_members_, kRoomMembers}});
 }
 
 Status RoomStore::Write(SqliteStmt* st) {
@@ -216,25 +212,13 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
   upto = std::min(upto, messages_->last_mid());
   // A read marker is appended (Inbox): the fold moves the marker in SQLite and marks the
   // `deliveries` rows it covers read.
-  Inbox& inbox = messages_->inbox();
   Status s;
+  ConvId conv = kBroadcastConv;
+  std::string room_name;
   if (room == proto::kNotificationFeed) {
     out->kind = ConvKind::kBroadcast;
-    Mid old = 0;
-    {
-      StmtScope st(broadcast_read_.get());
-      st->Bind(1, user.id);
-      if (!st->Step(&s)) return s.ok() ? Status::NotFound("no such user") : s;
-      old = inbox.ReadCursor(user.id, kBroadcastConv, st->Int(0));
-    }
-    out->upto = std::max(old, upto);
-    if (upto <= old) return Status::Ok();
-    if (!(s = inbox.Read(user.id, kBroadcastConv, ConvKind::kBroadcast, old, upto, now_ms)).ok()) return s;
-    return ReadEvent(user, "", room, upto, now_ms);
-  }
-  ConvId conv = 0;
-  std::string room_name;
-  if (!room.empty()) {
+    room_name = room;
+  } else if (!room.empty()) {
     RoomInfo info;
     if (!(s = directory_->FindRoom(room, &info)).ok()) return s;
     room_name = info.name;
@@ -247,13 +231,9 @@ Status RoomStore::Read(const UserInfo& user, const std::string& with, const std:
     if (s.code() == util::Code::kNotFound) return Status::NotFound("no conversation with " + out->peer.name);
     if (!s.ok()) return s;
   }
+  Inbox& inbox = messages_->inbox();
   Mid old = 0;
-  {
-    StmtScope st(read_marker_.get());
-    st->Bind(1, user.id).Bind(2, conv);
-    if (!st->Step(&s)) return s.ok() ? Status::NotFound("not a member") : s;
-    old = inbox.ReadCursor(user.id, conv, st->Int(0));
-  }
+  if (!(s = inbox.ReadMarker(user.id, conv, &old)).ok()) return s;
   out->upto = std::max(old, upto);
   if (upto <= old) return Status::Ok();
   if (!(s = inbox.Read(user.id, conv, out->kind, old, upto, now_ms)).ok()) return s;

@@ -67,8 +67,7 @@ class RoomStore {
   int max_rooms_per_user_;
   WebhookQueue* webhooks_ = nullptr;
   std::unique_ptr<SqliteStmt> user_convs_, broadcast_unread_, notice_unread_, rooms_owned_, is_invited_, insert_invite_,
-      delete_member_, read_marker_, broadcast_read_,
-      room_members_;
+      delete_member_, room_members_;
 };
 
 }  // namespace chatd::store
