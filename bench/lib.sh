@@ -7,9 +7,10 @@
 #
 # Environment (all optional):
 #   BUILD_DIR          build tree holding chatd and bench/chatd-bench (default: ../build)
-#   CHATD, LOADGEN     the two binaries, if they live elsewhere
+#   CHATD, LOADGEN     the two binaries, if they live elsewhere (FLOOR: bench/chatd-floor)
 #   NODE, NODE_PATH    Node.js and the directory holding the `ws` package (Debian's node-ws)
-#   BENCH_TARGETS      servers to measure (default "chatd peer")
+#   BENCH_TARGETS      servers to measure (default "chatd peer"; "floor" is the bare epoll relay
+#                      of bench/floor, the cost of the frames alone, for the 1:1 scenarios)
 #   BENCH_SERVER_CPU   CPU the server is pinned to (default 0; empty = not pinned)
 #   BENCH_CLIENT_CPU   CPU the load generator is pinned to (default 1; empty = not pinned)
 #   BENCH_RESULTS      where result lines are written (default: bench/results)
@@ -22,6 +23,7 @@ ROOT_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT_DIR/build}"
 CHATD="${CHATD:-$BUILD_DIR/chatd}"
 LOADGEN="${LOADGEN:-$BUILD_DIR/bench/chatd-bench}"
+FLOOR="${FLOOR:-$BUILD_DIR/bench/chatd-floor}"
 NODE="${NODE:-node}"
 export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
 TARGETS="${BENCH_TARGETS:-chatd peer}"
@@ -104,7 +106,7 @@ chatd_args() {
   if [ "${#extra[@]}" -gt 0 ]; then printf '%s\n' "${extra[@]}"; fi
 }
 
-# start_server KIND [EXTRA CHATD ARGS...]: KIND is chatd or peer. Sets SERVER_PID, SERVER_PORT,
+# start_server KIND [EXTRA CHATD ARGS...]: KIND is chatd, peer or floor. Sets SERVER_PID, SERVER_PORT,
 # SERVER_URL. chatd gets a new data directory unless DATA_DIR is set.
 start_server() {
   local kind="$1"
@@ -122,6 +124,9 @@ start_server() {
     peer)
       (pin "$SERVER_CPU" "$NODE" "$BENCH_DIR/peer/peer.js" --listen 127.0.0.1:0 \
         --site-secret "$CHATD_BENCH_SECRET") >"$out" 2>"$err" &
+      ;;
+    floor)
+      (pin "$SERVER_CPU" "$FLOOR" --listen 127.0.0.1:0) >"$out" 2>"$err" &
       ;;
     *)
       echo "bench: unknown server kind $kind" >&2
