@@ -2,8 +2,9 @@
 //
 // chatd-floor: the floor under every 1:1 figure. A relay that does only what the kernel and the
 // WebSocket framing make unavoidable for the pairs scenario, and nothing a real server must:
-// one thread, level-triggered epoll, one write() per frame straight from the request (EPOLLOUT
-// only while a socket has bytes the kernel did not take), no JSON parser (fields are found by
+// one thread, level-triggered epoll; the frames for a socket are gathered while one epoll batch
+// is handled and go out in one write() per socket after it (as chatd packs its queue), EPOLLOUT
+// only while a socket has bytes the kernel did not take; no JSON parser (fields are found by
 // search), no storage, tokens read but not verified, no limits. It speaks the subset of the
 // protocol the reference peer speaks (bench/peer/peer.js), so the same load generator drives it:
 //
@@ -48,6 +49,7 @@ struct Conn {
   std::string in;          // bytes read and not yet consumed
   std::string out;         // bytes the kernel did not take yet
   std::string user;        // after hello
+  bool dirty = false;      // has bytes to write at the end of this round
   std::string text_buf;    // payload of the message being assembled (fragments)
 };
 
@@ -102,6 +104,11 @@ class Floor {
         if (e & EPOLLOUT) Flush(c);
         if (e & (EPOLLIN | EPOLLHUP | EPOLLERR)) Read(c);
       }
+      for (int fd : dirty_) {
+        auto it = conns_.find(fd);
+        if (it != conns_.end()) Flush(*it->second);
+      }
+      dirty_.clear();
       for (int fd : closing_) Close(fd);
       closing_.clear();
     }
@@ -301,13 +308,21 @@ class Floor {
 
   void WriteFrame(Conn& c, int op, std::string_view payload) { Write(c, Frame(op, payload)); }
 
-  // One write() now; what the kernel does not take waits for EPOLLOUT.
+  // Queued for the write at the end of the round (or for EPOLLOUT if the kernel is full).
   void Write(Conn& c, std::string_view bytes) {
-    if (!c.out.empty()) {
-      c.out.append(bytes);
-      return;
+    bool waiting = !c.out.empty();
+    c.out.append(bytes);
+    if (!waiting && !c.dirty) {
+      c.dirty = true;
+      dirty_.push_back(c.fd);
     }
-    ssize_t n = write(c.fd, bytes.data(), bytes.size());
+  }
+
+  void Flush(Conn& c) {
+    bool from_round = c.dirty;
+    c.dirty = false;
+    if (c.out.empty()) return;
+    ssize_t n = write(c.fd, c.out.data(), c.out.size());
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) {
         closing_.push_back(c.fd);
@@ -315,21 +330,9 @@ class Floor {
       }
       n = 0;
     }
-    if (static_cast<size_t>(n) < bytes.size()) {
-      c.out.assign(bytes.substr(static_cast<size_t>(n)));
-      Watch(c, EPOLLIN | EPOLLOUT);
-    }
-  }
-
-  void Flush(Conn& c) {
-    if (c.out.empty()) return;
-    ssize_t n = write(c.fd, c.out.data(), c.out.size());
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EINTR) closing_.push_back(c.fd);
-      return;
-    }
     c.out.erase(0, static_cast<size_t>(n));
-    if (c.out.empty()) Watch(c, EPOLLIN);
+    if (c.out.empty() && !from_round) Watch(c, EPOLLIN);
+    if (!c.out.empty() && from_round) Watch(c, EPOLLIN | EPOLLOUT);
   }
 
   void Watch(Conn& c, uint32_t events) {
@@ -361,6 +364,7 @@ class Floor {
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
   std::unordered_map<std::string, std::vector<int>> users_;
   std::vector<int> closing_;
+  std::vector<int> dirty_;
 };
 
 }  // namespace
