@@ -122,6 +122,7 @@ int Serve(chatd::config::Config& cfg) {
   co.sync_pause_bytes = static_cast<size_t>(cfg.outbound_limit / 4);
   co.outbound_limit = static_cast<size_t>(cfg.outbound_limit);
   co.presence_grace_ms = cfg.presence_grace_ms;
+  co.large_room = static_cast<size_t>(cfg.large_room);
   co.publish_rate = cfg.publish_rate;
   co.publish_burst = cfg.publish_burst;
   co.webhooks = eo.webhooks;

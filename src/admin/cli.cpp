@@ -109,6 +109,8 @@ void BindConfig(CLI::App& app, config::Config& c, std::vector<std::string>* keys
   b.Bind("dedupe-max", c.dedupe_max, "Newest messages a resend is recognised among (memory: ~70 bytes each)")
       ->group(msg);
   b.Bind("presence-grace-ms", c.presence_grace_ms, "A reconnect within this many ms is not announced")->group(msg);
+  b.Bind("large-room", c.large_room, "Rooms with more members get counts instead of join, leave and presence events")
+      ->group(msg);
   const char* site = "Site integration";
   b.Bind("push-listen", c.push_listen, "ADDR:PORT of a second listener for /push only, like web-msg-sender's 2121 "
                                        "(empty = off)")

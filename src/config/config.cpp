@@ -110,6 +110,7 @@ util::Status Config::Validate() {
       {"dedupe-days", dedupe_days, 0, 100'000},
       {"dedupe-max", dedupe_max, 1000, 1'000'000'000},
       {"presence-grace-ms", presence_grace_ms, 0, 600'000},
+      {"large-room", large_room, 2, 100'000'000},
       {"publish-rate", publish_rate, 1, 10'000'000},
       {"publish-burst", publish_burst, 1, 10'000'000},
       {"webhook-undelivered-after", webhook_undelivered_after, 1, 30 * 24 * 3600},

@@ -53,6 +53,7 @@ struct Config {
   int dedupe_days = 7;                     // a resend is recognised for this long (0 = any age) ...
   int64_t dedupe_max = 2'000'000;          // ... among at most this many newest messages
   int presence_grace_ms = 5000;            // a reconnect within this sends no presence change
+  int large_room = 500;                    // rooms with more members: counts, not join/presence events
 
   // --- a web site's backend (docs/http-api.md) -------------------------------------------------
   std::string push_listen;                 // ADDR:PORT of a second listener for /push only (empty = off)

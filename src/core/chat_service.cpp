@@ -2,6 +2,7 @@
 #include "core/chat_service.h"
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 #include "proto/codec.h"
@@ -26,6 +27,7 @@ ChatService::ChatService(ServiceOptions options, AuthService* auth, store::ChatS
       clock_(clock),
       store_(store),
       sessions_(options.max_inflight),
+      online_(options.large_room),
       router_(&sessions_, &presence_, outbox),
       announcer_(&presence_, &online_, &router_, clock, options.presence_grace_ms),
       budget_(outbox, options.outbound_limit, options.page_bytes, static_cast<size_t>(options.max_text)),
@@ -36,7 +38,8 @@ ChatService::ChatService(ServiceOptions options, AuthService* auth, store::ChatS
              [this](SessionId sid) { ReleaseHeld(sid); }),
       messaging_(options.max_text, options.page_bytes, &sessions_, store, &router_, &online_, &announcer_,
                  &send_limiter_, &budget_, clock, [this](SessionId sid) { BudgetFreed(sid); }),
-      rooms_(options.typing_interval_ms, &sessions_, store, &router_, &presence_, &online_, clock) {
+      rooms_(options.typing_interval_ms, options.room_counts_ms, &sessions_, store, &router_, &presence_, &online_,
+             clock) {
   if (site) {
     publisher_ = std::make_unique<Publisher>(options.publish_rate, options.publish_burst, site, &router_, &presence_,
                                              &online_, clock);
@@ -86,6 +89,7 @@ void ChatService::Tick() {
     }
   }
   announcer_.Tick();
+  rooms_.Tick();
   send_limiter_.Prune(now);
   room_limiter_.Prune(now);
   if (publisher_) publisher_->Tick();
@@ -267,12 +271,24 @@ void ChatService::Users(SessionId sid, Session& session, const proto::Request& r
 void ChatService::Members(SessionId sid, Session& session, const proto::Request& req) {
   std::string re = req.id;
   if (!sessions_.Admit(session)) return router_.Busy(sid, re);
-  store_->Members(store::MembersRequest{session.user, req.room},
-                  sessions_.Guard<std::vector<store::UserInfo>>(
-                      sid, [this, sid, re, room = req.room](Session&, store::Result<std::vector<store::UserInfo>>&& r) {
-                        if (!r.status.ok()) return router_.Error(sid, re, r.status);
-                        router_.Send(sid, proto::EncodeMemberList(re, room, WithPresence(r.value)));
-                      }));
+  store_->Members(
+      store::MembersRequest{session.user, req.room},
+      sessions_.Guard<std::vector<store::UserInfo>>(
+          sid, [this, sid, re, room = req.room, offset = req.offset, limit = req.limit](
+                   Session&, store::Result<std::vector<store::UserInfo>>&& r) {
+            if (!r.status.ok()) return router_.Error(sid, re, r.status);
+            // Online first, then by name (the store's order); one page of it.
+            std::vector<std::pair<std::string, bool>> all = WithPresence(r.value);
+            std::stable_partition(all.begin(), all.end(), [](const auto& m) { return m.second; });
+            proto::MemberPage page{re, room, {}, offset, static_cast<int64_t>(all.size()), 0, false};
+            for (const auto& m : all) page.online += m.second ? 1 : 0;
+            size_t from = static_cast<size_t>(std::min<int64_t>(offset, page.total));
+            size_t to = std::min(all.size(), from + static_cast<size_t>(limit));
+            page.members.assign(std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(from)),
+                                std::make_move_iterator(all.begin() + static_cast<std::ptrdiff_t>(to)));
+            page.more = to < all.size();
+            router_.Send(sid, proto::EncodeMemberList(page));
+          }));
 }
 
 void ChatService::Conversations(SessionId sid, Session& session, const proto::Request& req) {

@@ -59,6 +59,10 @@ struct ServiceOptions {
   int sync_page = 1000;       // messages per catch-up page
   size_t sync_pause_bytes = 1 << 20;  // wait for the queue to drain below this between pages
   int64_t presence_grace_ms = 5000;
+  // A room with more members than this is large: no member/presence events through it, its
+  // counts at most every room_counts_ms instead (docs/protocol.md, large rooms).
+  size_t large_room = 500;
+  int64_t room_counts_ms = 5000;
   int64_t typing_interval_ms = 1000;  // at most one typing event per user per this
   size_t max_inflight = 256;          // storage requests one session may have waiting
   // The network layer's per-connection queue limit (past it: 4008). History answers and

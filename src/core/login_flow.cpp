@@ -114,7 +114,8 @@ void LoginFlow::Welcome(SessionId sid, Session& session, const store::UserState&
   w.device = session.device;
   w.admin = session.user.admin;
   for (const auto& room : state.rooms) {
-    w.rooms.push_back({room.name, room.is_private, static_cast<int64_t>(room.members ? room.members->size() : 0)});
+    w.rooms.push_back({room.name, room.is_private, static_cast<int64_t>(room.members ? room.members->size() : 0), -1,
+                       online_->Large(room) ? online_->OnlineIn(room.conv) : -1});
   }
   w.online = announcer_->OnlineContacts(uid, u);
   w.unread = state.unread;

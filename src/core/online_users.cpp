@@ -30,11 +30,13 @@ void OnlineUsers::SetRooms(OnlineUser& u, const std::vector<store::RoomInfo>& ro
 }
 
 void OnlineUsers::AddRoom(OnlineUser& u, const store::RoomInfo& room) {
+  TrackedRoom& t = rooms_[room.conv];
+  t.info = room;
   if (std::find(u.rooms.begin(), u.rooms.end(), room.conv) == u.rooms.end()) {
     u.rooms.push_back(room.conv);
-    ++rooms_[room.conv].online;
+    ++t.online;
+    Changed(t);
   }
-  rooms_[room.conv].info = room;
 }
 
 void OnlineUsers::RemoveRoom(OnlineUser& u, store::ConvId conv) {
@@ -42,12 +44,32 @@ void OnlineUsers::RemoveRoom(OnlineUser& u, store::ConvId conv) {
   if (mine == u.rooms.end()) return;
   u.rooms.erase(mine);
   auto it = rooms_.find(conv);
-  if (it != rooms_.end() && --it->second.online <= 0) rooms_.erase(it);
+  if (it == rooms_.end()) return;
+  Changed(it->second);
+  if (--it->second.online <= 0) rooms_.erase(it);
 }
 
 void OnlineUsers::UpdateRoom(const store::RoomInfo& room) {
   auto it = rooms_.find(room.conv);
-  if (it != rooms_.end()) it->second.info = room;
+  if (it == rooms_.end()) return;
+  bool resized = !it->second.info.members || !room.members || it->second.info.members->size() != room.members->size();
+  it->second.info = room;
+  if (resized) Changed(it->second);
+}
+
+int64_t OnlineUsers::OnlineIn(store::ConvId conv) const {
+  auto it = rooms_.find(conv);
+  return it == rooms_.end() ? 0 : it->second.online;
+}
+
+std::vector<store::ConvId> OnlineUsers::TakeChangedLarge() {
+  std::vector<store::ConvId> out;
+  for (store::ConvId conv : changed_large_) {
+    if (rooms_.count(conv)) out.push_back(conv);
+  }
+  changed_large_.clear();
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 const store::RoomInfo* OnlineUsers::Room(store::ConvId conv) const {

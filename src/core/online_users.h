@@ -6,6 +6,9 @@
 // rooms those users are in, each counted by how many of them have it: a room nobody online is
 // in is dropped, so memory follows who is online, not how many rooms exist.
 // Names of online users map to their ids (ignoring case) for typing, which is not stored.
+// A room with more members than `large_room` is large: its tracked counts (members, online
+// users in it) are what its members are told, and a change of them marks it for the next
+// counts round (TakeChangedLarge) instead of an event per change.
 // Network thread only.
 #pragma once
 
@@ -30,6 +33,8 @@ struct OnlineUser {
 
 class OnlineUsers {
  public:
+  explicit OnlineUsers(size_t large_room = 500) : large_room_(large_room) {}
+
   OnlineUser* Find(store::UserId user);
   const OnlineUser* Find(store::UserId user) const;
   // The user's entry, made when missing.
@@ -48,6 +53,12 @@ class OnlineUsers {
   const store::RoomInfo* RoomOf(const OnlineUser& u, std::string_view name) const;
   size_t rooms_tracked() const { return rooms_.size(); }
 
+  bool Large(const store::RoomInfo& room) const { return room.members && room.members->size() > large_room_; }
+  // Online users (and those whose going offline is not yet announced) in a tracked room.
+  int64_t OnlineIn(store::ConvId conv) const;
+  // The large rooms whose counts changed since the last call, still tracked; forgets them.
+  std::vector<store::ConvId> TakeChangedLarge();
+
   // Online names (ignoring case).
   void SetOnline(const store::UserInfo& user);
   void SetOffline(const store::UserInfo& user);
@@ -61,6 +72,11 @@ class OnlineUsers {
   std::unordered_map<store::UserId, OnlineUser> users_;
   std::unordered_map<store::ConvId, TrackedRoom> rooms_;
   std::unordered_map<std::string, store::UserId> names_;  // folded name -> user (online)
+  size_t large_room_;
+  std::unordered_set<store::ConvId> changed_large_;
+  void Changed(const TrackedRoom& room) {
+    if (Large(room.info)) changed_large_.insert(room.info.conv);
+  }
 };
 
 }  // namespace chatd::core

@@ -20,15 +20,43 @@ void PresenceAnnouncer::ForEachWatcher(store::UserId user, const OnlineUser& u, 
   for (store::UserId p : u.partners) visit(p);
   for (store::ConvId conv : u.rooms) {
     const store::RoomInfo* room = online_->Room(conv);
-    if (!room || !room->members) continue;
+    if (!room || !room->members || online_->Large(*room)) continue;
     for (store::UserId m : *room->members) visit(m);
   }
 }
 
 void PresenceAnnouncer::Announce(store::UserId user, const OnlineUser& u, bool online) {
-  Frame frame = MakeFrame(proto::EncodePresence(u.name, online));
-  ForEachWatcher(user, u, [&](store::UserId other) { router_->EventToUser(other, frame); });
+  Frame frame;
+  ForEachWatcher(user, u, [&](store::UserId other) {
+    if (told_this_tick_.insert(other).second) {
+      if (!frame) frame = MakeFrame(proto::EncodePresence(u.name, online));
+      router_->EventToUser(other, frame);
+    } else {
+      waiting_[other].emplace_back(u.name, online);
+    }
+  });
   if (on_announce_) on_announce_(u, online);
+}
+
+void PresenceAnnouncer::Flush() {
+  told_this_tick_.clear();
+  for (auto& [other, changes] : waiting_) {
+    // The latest state of each user, in the order of their first change.
+    std::unordered_map<std::string, size_t> at;
+    std::vector<std::pair<std::string, bool>> latest;
+    for (auto& [name, online] : changes) {
+      auto [it, fresh] = at.emplace(name, latest.size());
+      if (fresh) {
+        latest.emplace_back(std::move(name), online);
+      } else {
+        latest[it->second].second = online;
+      }
+    }
+    router_->EventToUser(other, MakeFrame(latest.size() == 1 ? proto::EncodePresence(latest[0].first, latest[0].second)
+                                                             : proto::EncodePresenceList(latest)));
+    told_this_tick_.insert(other);
+  }
+  waiting_.clear();
 }
 
 void PresenceAnnouncer::CameOnline(store::UserId user, OnlineUser& u) {
@@ -48,6 +76,7 @@ void PresenceAnnouncer::WentOffline(store::UserId user) {
 }
 
 void PresenceAnnouncer::Tick() {
+  Flush();
   int64_t now = clock_->MonoMs();
   for (auto it = pending_offline_.begin(); it != pending_offline_.end();) {
     if (it->second > now) {

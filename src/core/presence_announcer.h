@@ -4,13 +4,20 @@
 // conversation) when that someone comes online (their first session's welcome) and goes
 // offline (their last session closed, and the grace period passed without a new one: a quick
 // reconnect is not announced at all). A first 1:1 conversation makes the two see each other
-// from then on. The cost of an announcement is the number of people who can see it.
+// from then on. The cost of an announcement is the number of people who can see it; members
+// of a large room (OnlineUsers::Large) do not see each other through it (they get its counts).
+// Storms are bounded: a recipient gets at most one presence frame per tick. The first change
+// in a tick goes out at once; later ones wait for the next Tick() and go together, one frame
+// ({"users":[…]}, the latest state of each user), so that 10,000 users coming back after a
+// restart cost each recipient a few frames, not one per contact.
 // Network thread only; every pointer must outlive it.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/online_users.h"
@@ -31,7 +38,8 @@ class PresenceAnnouncer {
   void CameOnline(store::UserId user, OnlineUser& u);
   // The user's last session closed: announce it after the grace period, if still offline.
   void WentOffline(store::UserId user);
-  // Announces the departures whose grace period is over.
+  // Sends what waited for this tick (one frame per recipient), then announces the departures
+  // whose grace period is over.
   void Tick();
   // `a` and `b` have a 1:1 conversation now: if it is their first, each sees the other online.
   void NewConversation(store::UserId a, store::UserId b);
@@ -45,6 +53,7 @@ class PresenceAnnouncer {
   template <typename Fn>
   void ForEachWatcher(store::UserId user, const OnlineUser& u, Fn fn);
   void Announce(store::UserId user, const OnlineUser& u, bool online);
+  void Flush();
 
   const PresenceMap* presence_;
   OnlineUsers* online_;
@@ -53,6 +62,8 @@ class PresenceAnnouncer {
   int64_t grace_ms_;
   std::unordered_map<store::UserId, int64_t> pending_offline_;  // user -> when to announce (monotonic ms)
   std::function<void(const OnlineUser&, bool)> on_announce_;
+  std::unordered_set<store::UserId> told_this_tick_;  // recipients who got a presence frame since the last tick
+  std::unordered_map<store::UserId, std::vector<std::pair<std::string, bool>>> waiting_;  // for the next tick
 };
 
 }  // namespace chatd::core

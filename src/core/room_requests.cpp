@@ -23,13 +23,19 @@ void RoomRequests::Join(SessionId sid, Session& session, const proto::Request& r
         if (OnlineUser* u = online_->Find(user.id)) online_->AddRoom(*u, info);
         proto::JoinedFrame j{re, info.name, info.is_private, r.value.created,
                              static_cast<int64_t>(info.members->size()), {}};
-        for (store::UserId m : *info.members) {
-          const OnlineUser* o = online_->Find(m);
-          if (presence_->Online(m) && o) j.online.push_back(o->name);
+        bool large = online_->Large(info);
+        if (large) {
+          j.online_count = online_->OnlineIn(info.conv);
+        } else {
+          for (store::UserId m : *info.members) {
+            const OnlineUser* o = online_->Find(m);
+            if (presence_->Online(m) && o) j.online.push_back(o->name);
+          }
         }
         router_->Send(sid, proto::EncodeJoined(j));
         if (r.value.already_member) return;
         Frame event = MakeFrame(proto::EncodeMember(info.name, user.name, true));
+        if (large) return router_->EventToUser(user.id, event, sid);  // the counts tell the others
         for (store::UserId m : *info.members) router_->EventToUser(m, event, sid);
       }));
 }
@@ -49,7 +55,9 @@ void RoomRequests::Leave(SessionId sid, Session& session, const proto::Request& 
         if (OnlineUser* u = online_->Find(user.id)) online_->RemoveRoom(*u, r.value.conv);
         if (!re.empty()) router_->Send(sid, proto::EncodeOk(re));
         Frame event = MakeFrame(proto::EncodeMember(r.value.name, user.name, false));
-        for (store::UserId m : *r.value.members) router_->EventToUser(m, event);
+        if (!online_->Large(r.value)) {
+          for (store::UserId m : *r.value.members) router_->EventToUser(m, event);
+        }
         router_->EventToUser(user.id, event, sid);
       }));
 }
@@ -89,10 +97,26 @@ void RoomRequests::Rooms(SessionId sid, Session& session, const proto::Request& 
           for (const auto& [key, count] : r.value.unread) {
             if (key == "#" + room.name) unread = count;
           }
-          rooms.push_back({room.name, room.is_private, static_cast<int64_t>(room.members->size()), unread});
+          rooms.push_back({room.name, room.is_private, static_cast<int64_t>(room.members->size()), unread,
+                           online_->Large(room) ? online_->OnlineIn(room.conv) : -1});
         }
         router_->Send(sid, proto::EncodeRoomList(re, rooms, r.value.unread));
       }));
+}
+
+void RoomRequests::Tick() {
+  int64_t now = clock_->MonoMs();
+  if (now < next_counts_ms_) return;
+  std::vector<store::ConvId> changed = online_->TakeChangedLarge();
+  if (changed.empty()) return;
+  next_counts_ms_ = now + counts_ms_;
+  for (store::ConvId conv : changed) {
+    const store::RoomInfo* room = online_->Room(conv);
+    if (!room || !room->members) continue;
+    Frame counts = MakeFrame(proto::EncodeRoomCounts(room->name, static_cast<int64_t>(room->members->size()),
+                                                     online_->OnlineIn(conv)));
+    for (store::UserId m : *room->members) router_->EventToUser(m, counts);
+  }
 }
 
 void RoomRequests::Typing(SessionId sid, Session& session, const proto::Request& req) {

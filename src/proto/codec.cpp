@@ -32,6 +32,7 @@ constexpr size_t kMaxTokenBytes = 4096;
 constexpr size_t kMaxPasswordBytes = 1024;
 constexpr int kMaxHistoryLimit = 200;
 constexpr int kMaxUsersLimit = 50;
+constexpr int kMaxMembersLimit = 1000;  // a page of a room's member list
 constexpr int kMaxConversationsLimit = 100;  // x 16 KiB texts at most: well under the outbound limit
 
 struct TypeName {
@@ -207,7 +208,20 @@ Status DecodeFields(const In& obj, Request* r) {
       r->limit = has_limit ? static_cast<int>(limit) : 50;
       return Status::Ok();
     }
-    case RequestType::kMembers:
+    case RequestType::kMembers: {
+      if (!(s = RequireString(obj, "room", 128, &r->room)).ok()) return s;
+      if (!ValidRoomName(r->room)) return Status::BadRequest("room must be 1-64 of letters, digits, '.', '_', '-'");
+      int64_t limit = 0, offset = 0;
+      bool has_limit = false, has_offset = false;
+      if (!(s = GetMid(obj.obj, "limit", &limit, &has_limit)).ok()) return s;
+      if (has_limit && (limit < 1 || limit > kMaxMembersLimit)) {
+        return Status::BadRequest("limit must be between 1 and " + std::to_string(kMaxMembersLimit));
+      }
+      if (!(s = GetMid(obj.obj, "offset", &offset, &has_offset)).ok()) return s;
+      r->limit = has_limit ? static_cast<int>(limit) : kMaxMembersLimit;
+      r->offset = offset;
+      return Status::Ok();
+    }
     case RequestType::kJoin:
     case RequestType::kLeave:
     case RequestType::kInvite: {

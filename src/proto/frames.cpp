@@ -32,6 +32,7 @@ void Rooms(JsonWriter& w, const std::vector<RoomSummary>& rooms) {
   w.BeginArray("rooms");
   for (const auto& room : rooms) {
     w.Begin().Str("room", room.name).Bool("private", room.is_private).Int("members", room.members);
+    if (room.online >= 0) w.Bool("large", true).Int("online", room.online);
     if (room.unread >= 0) w.Int("unread", room.unread);
     w.End();
   }
@@ -97,6 +98,21 @@ std::string EncodeLive(int64_t mid) {
 std::string EncodePresence(std::string_view user, bool online) {
   std::string out;
   JsonWriter(&out).Begin().Str("type", "presence").Str("user", user).Bool("online", online).End();
+  return out;
+}
+
+std::string EncodePresenceList(const std::vector<std::pair<std::string, bool>>& changes) {
+  std::string out;
+  JsonWriter w(&out);
+  w.Begin().Str("type", "presence").BeginArray("users");
+  for (const auto& [user, online] : changes) w.Begin().Str("user", user).Bool("online", online).End();
+  w.EndArray().End();
+  return out;
+}
+
+std::string EncodeRoomCounts(std::string_view room, int64_t members, int64_t online) {
+  std::string out;
+  JsonWriter(&out).Begin().Str("type", "room").Str("room", room).Int("members", members).Int("online", online).End();
   return out;
 }
 
@@ -182,7 +198,9 @@ std::string EncodeJoined(const JoinedFrame& j) {
   Start(w, "ok", j.re).Str("room", j.room).Bool("private", j.is_private).Bool("created", j.created);
   w.Int("members", j.members).BeginArray("online");
   for (const auto& name : j.online) w.Str(name);
-  w.EndArray().End();
+  w.EndArray();
+  if (j.online_count >= 0) w.Bool("large", true).Int("online_count", j.online_count);
+  w.End();
   return out;
 }
 
@@ -222,11 +240,15 @@ std::string EncodeConversationList(std::string_view re, const std::vector<Conver
   return out;
 }
 
-std::string EncodeMemberList(std::string_view re, std::string_view room,
-                             const std::vector<std::pair<std::string, bool>>& members) {
+std::string EncodeMemberList(const MemberPage& page) {
   std::string out;
   JsonWriter w(&out);
-  UsersOnline(Start(w, "ok", re).Str("room", room), "members", members).End();
+  UsersOnline(Start(w, "ok", page.re).Str("room", page.room), "members", page.members)
+      .Int("offset", page.offset)
+      .Int("total", page.total)
+      .Int("online", page.online)
+      .Bool("more", page.more)
+      .End();
   return out;
 }
 

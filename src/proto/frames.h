@@ -48,6 +48,10 @@ std::string EncodeSent(std::string_view re, int64_t mid, int64_t ts, bool dup);
 std::string EncodeLive(int64_t mid);
 // {"type":"presence","user":"…","online":…}
 std::string EncodePresence(std::string_view user, bool online);
+// Several changes coalesced for one recipient: {"type":"presence","users":[{"user":…,"online":…}]}
+std::string EncodePresenceList(const std::vector<std::pair<std::string, bool>>& changes);
+// A large room's counts: {"type":"room","room":"…","members":…,"online":…}
+std::string EncodeRoomCounts(std::string_view room, int64_t members, int64_t online);
 // {"type":"member","room":"…","user":"…","joined":…}
 std::string EncodeMember(std::string_view room, std::string_view user, bool joined);
 // {"type":"receipt","from":"…","with":"…","upto":…}: `from` read the 1:1 conversation with `with`.
@@ -61,12 +65,14 @@ std::string EncodeTyping(std::string_view from, std::string_view to, std::string
 // {"type":"invited","room":"…","by":"…","private":…}
 std::string EncodeInvited(std::string_view room, std::string_view by, bool is_private);
 
-// A room as the welcome and the rooms list show it; `unread` < 0 leaves the count out.
+// A room as the welcome and the rooms list show it; `unread` < 0 leaves the count out; a
+// large room (online >= 0) says so and counts its online members: "large":true,"online":N.
 struct RoomSummary {
   std::string_view name;
   bool is_private = false;
   int64_t members = 0;
   int64_t unread = -1;
+  int64_t online = -1;
 };
 using UnreadCounts = std::vector<std::pair<std::string, int64_t>>;  // "bob", "#general", "!notifications"
 
@@ -85,12 +91,14 @@ std::string EncodeWelcome(const WelcomeFrame& w);
 std::string EncodeHistoryPage(std::string_view re, const std::vector<std::shared_ptr<const std::string>>& messages,
                               bool more);
 
-// The answer to a join: {"type":"ok","re":…,"room":…,"private":…,"created":…,"members":…,"online":[…]}
+// The answer to a join: {"type":"ok","re":…,"room":…,"private":…,"created":…,"members":…,"online":[…]};
+// for a large room (online_count >= 0) `online` is empty and "large":true,"online_count":N follow.
 struct JoinedFrame {
   std::string_view re, room;
   bool is_private = false, created = false;
   int64_t members = 0;
   std::vector<std::string> online;
+  int64_t online_count = -1;
 };
 std::string EncodeJoined(const JoinedFrame& j);
 
@@ -107,9 +115,15 @@ struct ConversationEntry {
   std::string last;  // a message frame, or "" for none yet
 };
 std::string EncodeConversationList(std::string_view re, const std::vector<ConversationEntry>& convs);
-// The answer to `members`: {"type":"ok","re":…,"room":…,"members":[{"user":…,"online":…}]}
-std::string EncodeMemberList(std::string_view re, std::string_view room,
-                             const std::vector<std::pair<std::string, bool>>& members);
+// The answer to `members`, one page of the list (online first, then by name):
+// {"type":"ok","re":…,"room":…,"members":[{"user":…,"online":…}],"offset":…,"total":…,"online":…,"more":…}
+struct MemberPage {
+  std::string_view re, room;
+  std::vector<std::pair<std::string, bool>> members;
+  int64_t offset = 0, total = 0, online = 0;
+  bool more = false;
+};
+std::string EncodeMemberList(const MemberPage& page);
 // The answer to `users`: {"type":"ok","re":…,"users":[{"user":…,"online":…}],"more":…}
 std::string EncodeUserList(std::string_view re, const std::vector<std::pair<std::string, bool>>& users, bool more);
 

@@ -67,6 +67,7 @@ struct Request {
   bool has_before = false;
   int64_t before = 0;
   int limit = 0;  // 0 = default
+  int64_t offset = 0;  // members: where the page starts
 
   // users: a name prefix ("" = from the start of the directory)
   std::string query;

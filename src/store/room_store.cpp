@@ -19,7 +19,7 @@ namespace {
 
 // --- SQL (STYLE S2) ---------------------------------------------------------------------------
 constexpr const char* kRoomMembers =
-    "SELECT u.id, u.name, u.is_admin FROM members m JOIN users u ON u.id = m.user_id WHERE m.conv_id = ?1 ORDER BY u.name LIMIT 1000";
+    "SELECT u.id, u.name, u.is_admin FROM members m JOIN users u ON u.id = m.user_id WHERE m.conv_id = ?1 ORDER BY u.name";
 constexpr const char* kUserConvs =
     "SELECT c.id, c.kind, c.user_a, c.user_b, c.name, c.is_private, mb.read_upto, mb.joined_mid, "
     "  (SELECT count(*) FROM (SELECT 1 FROM messages m WHERE m.conv_id = c.id "

@@ -37,6 +37,9 @@ TEST_CASE("presence: announced to those who share a room or a conversation, on f
   // Back: ben is told once; cat never.
   auto welcome = h.Login(5, "ann");
   CHECK(Has(welcome, R"("online":["ben"])"));
+  // ben was told of ann's leaving in this tick already: the next change waits for the next one.
+  CHECK(Count(h.outbox.Take(2), R"("type":"presence")") == 0);
+  h.service.Tick();
   CHECK(h.outbox.Take(2) == std::vector<std::string>{R"({"type":"presence","user":"ann","online":true})"});
   // A reconnect within the grace period says nothing at all.
   h.service.OnClose(5);

@@ -61,6 +61,9 @@ TEST_CASE("frames: message, to a user, a room and everyone, text escaped, never 
 TEST_CASE("frames: presence, member, receipt, read, typing, invited") {
   Documented(EncodePresence("bob", true), R"({"type":"presence","user":"bob","online":true})");
   CHECK(EncodePresence("bob", false) == R"({"type":"presence","user":"bob","online":false})");
+  Documented(EncodePresenceList({{"bob", true}, {"eve", false}}),
+             R"({"type":"presence","users":[{"user":"bob","online":true},{"user":"eve","online":false}]})");
+  Documented(EncodeRoomCounts("all-hands", 10000, 7421), R"({"type":"room","room":"all-hands","members":10000,"online":7421})");
   Documented(EncodeMember("general", "alice", true), R"({"type":"member","room":"general","user":"alice","joined":true})");
   Documented(EncodeReceipt("alice", "bob", 1302), R"({"type":"receipt","from":"alice","with":"bob","upto":1302})");
   CHECK(EncodeRead("bob", "", 1302) == R"({"type":"read","with":"bob","upto":1302})");
@@ -85,6 +88,13 @@ TEST_CASE("frames: welcome, history page, joined, rooms, who") {
   CHECK(EncodeHistoryPage("9", {}, false) == R"({"type":"ok","re":9,"messages":[],"more":false})");
   Documented(EncodeJoined({"3", "general", false, true, 1, {"bob"}}),
              R"({"type":"ok","re":3,"room":"general","private":false,"created":true,"members":1,"online":["bob"]})");
+  Documented(EncodeJoined({"3", "all-hands", false, false, 10000, {}, 7421}),
+             R"({"type":"ok","re":3,"room":"all-hands","private":false,"created":false,"members":10000,"online":[],)"
+             R"("large":true,"online_count":7421})");
+  CHECK(EncodeRoomList("", {{"all-hands", false, 10000, -1, 7421}}, {}) ==
+        R"({"type":"ok","rooms":[{"room":"all-hands","private":false,"members":10000,"large":true,"online":7421}],"unread":{}})");
+  CHECK(ProtocolDoc().find(R"({"room":"all-hands","private":false,"members":10000,"large":true,"online":7421})") !=
+        std::string::npos);
   CHECK(EncodeRoomList("4", {{"general", false, 12, 5}}, {{"#general", 5}}) ==
         R"({"type":"ok","re":4,"rooms":[{"room":"general","private":false,"members":12,"unread":5}],"unread":{"#general":5}})");
   CHECK(ProtocolDoc().find(R"({"room":"general","private":false,"members":12,"unread":5})") != std::string::npos);
@@ -93,8 +103,11 @@ TEST_CASE("frames: welcome, history page, joined, rooms, who") {
   Documented(EncodeConversationList("7", {{"bob", "", false, R"({"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123})"},
                                           {"", "general", false, ""}}),
              R"({"type":"ok","re":7,"conversations":[{"with":"bob","last":{"type":"message","mid":1302,"from":"alice","to":"bob","text":"hi","ts":1763800000123}},{"room":"general","private":false,"last":null}]})");
-  Documented(EncodeMemberList("6", "general", {{"alice", true}, {"bob", false}}),
-             R"({"type":"ok","re":6,"room":"general","members":[{"user":"alice","online":true},{"user":"bob","online":false}]})");
+  Documented(EncodeMemberList({"6", "general", {{"alice", true}, {"bob", false}}, 0, 2, 1, false}),
+             R"({"type":"ok","re":6,"room":"general","members":[{"user":"alice","online":true},{"user":"bob","online":false}],)"
+             R"("offset":0,"total":2,"online":1,"more":false})");
+  CHECK(EncodeMemberList({"", "big", {}, 2000, 1500, 10, false}) ==
+        R"({"type":"ok","room":"big","members":[],"offset":2000,"total":1500,"online":10,"more":false})");
   Documented(EncodeDelivered("bob", 1302), R"({"type":"delivered","from":"bob","upto":1302})");
   Documented(EncodeUserList("8", {{"bob", true}, {"Bobby", false}}, true),
              R"({"type":"ok","re":8,"users":[{"user":"bob","online":true},{"user":"Bobby","online":false}],"more":true})");
